@@ -2,7 +2,7 @@
 # Sets up the machine, runs every test of the workspace, then re-verifies the shipped designs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --ml
 source scripts/env.sh
 cargo test --workspace --locked "$@"
 # The end-to-end tests built the binary; a separate `cargo build -p` would resolve features
