@@ -1,55 +1,76 @@
-//! Chunked vs recurrent CPU forward at T = 4096 (B=1, H=2, Dk=Dv=64, C=64).
+//! CPU forward at T = 4096, B = 2, H = 2 (four heads), f32, Dk = Dv = 64 and
+//! 128: the plain references, and the fast paths (`cpu::`, heads in parallel,
+//! GEMM microkernels) on one thread and on two.
 
-use asi_evolve_kernels::Dims;
-use asi_evolve_kernels::reference::{DeltaRuleInput, chunked_forward, recurrent_forward};
-use criterion::{Criterion, criterion_group, criterion_main};
+use asi_evolve_kernels::reference::{self, DeltaRuleInput, l2_normalize_rows};
+use asi_evolve_kernels::splitmix::SplitMix64;
+use asi_evolve_kernels::{Dims, cpu};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
 
-/// Deterministic pseudo-random values in `[-1, 1)` (SplitMix64).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        })
-        .collect()
+/// Owned f32 inputs of one problem.
+struct Inputs {
+    dims: Dims,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    beta: Vec<f32>,
+}
+
+impl Inputs {
+    fn new(dims: Dims) -> Self {
+        let mut rng = SplitMix64::new(1);
+        let mut draw = |n: usize| rng.uniform_vec(n).into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let (mut q, mut k, v) = (draw(dims.qk_len()), draw(dims.qk_len()), draw(dims.v_len()));
+        let beta = draw(dims.gate_len()).iter().map(|x| 0.5 + 0.4 * x).collect();
+        l2_normalize_rows(&mut q, dims.dk, 1e-6).unwrap();
+        l2_normalize_rows(&mut k, dims.dk, 1e-6).unwrap();
+        Self { dims, q, k, v, beta }
+    }
+
+    fn input(&self) -> DeltaRuleInput<'_, f32> {
+        DeltaRuleInput {
+            dims: self.dims,
+            q: &self.q,
+            k: &self.k,
+            v: &self.v,
+            beta: &self.beta,
+            g: None,
+            initial_state: None,
+            scale: self.dims.default_scale() as f32,
+        }
+    }
 }
 
 fn bench(c: &mut Criterion) {
-    let dims = Dims { batch: 1, seq_len: 4096, heads: 2, dk: 64, dv: 64 };
-    let mut q = values(dims.qk_len(), 1);
-    let mut k = values(dims.qk_len(), 2);
-    asi_evolve_kernels::reference::l2_normalize_rows(&mut q, dims.dk, 1e-6).unwrap();
-    asi_evolve_kernels::reference::l2_normalize_rows(&mut k, dims.dk, 1e-6).unwrap();
-    let v = values(dims.v_len(), 3);
-    let beta: Vec<f32> = values(dims.gate_len(), 4).iter().map(|x| 0.5 + 0.4 * x).collect();
-    let input = DeltaRuleInput {
-        dims,
-        q: &q,
-        k: &k,
-        v: &v,
-        beta: &beta,
-        g: None,
-        initial_state: None,
-        scale: dims.default_scale() as f32,
-    };
-
-    let mut group = c.benchmark_group("delta_rule_f32_T4096_H2_D64");
-    group.sample_size(10);
-    group.warm_up_time(Duration::from_millis(500));
-    group.measurement_time(Duration::from_secs(3));
-    group.bench_function("recurrent", |b| b.iter(|| recurrent_forward(black_box(&input)).unwrap()));
-    for chunk in [16, 32, 64] {
-        group.bench_function(format!("chunked_C{chunk}"), |b| {
-            b.iter(|| chunked_forward(black_box(&input), chunk).unwrap())
+    let pools: Vec<(usize, rayon::ThreadPool)> =
+        [1, 2].into_iter().map(|n| (n, rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap())).collect();
+    for d in [64, 128] {
+        let data = Inputs::new(Dims { batch: 2, seq_len: 4096, heads: 2, dk: d, dv: d });
+        let input = data.input();
+        let mut group = c.benchmark_group(format!("f32_B2_T4096_H2_D{d}"));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(3));
+        group.bench_function("reference_recurrent", |b| {
+            b.iter(|| reference::recurrent_forward(black_box(&input)).unwrap())
         });
+        group.bench_function("reference_chunked_C16", |b| {
+            b.iter(|| reference::chunked_forward(black_box(&input), 16).unwrap())
+        });
+        for (threads, pool) in &pools {
+            group.bench_function(BenchmarkId::new("recurrent", format!("{threads}thr")), |b| {
+                b.iter(|| pool.install(|| cpu::recurrent_forward(black_box(&input)).unwrap()))
+            });
+            for chunk in [16, 32, 64] {
+                group.bench_function(BenchmarkId::new(format!("chunked_C{chunk}"), format!("{threads}thr")), |b| {
+                    b.iter(|| pool.install(|| cpu::chunked_forward(black_box(&input), chunk).unwrap()))
+                });
+            }
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -85,8 +85,8 @@ fn check_gradients(gated: bool, chunk: usize) -> f64 {
     let d = dims(2, 11, 2, 5, 3);
     let p = Problem::random(if gated { 91 } else { 90 }, d, gated, true);
     let mut rng = Rng::new(7);
-    let r = rng.vec(d.v_len());
-    let rs = rng.vec(d.state_len());
+    let r = rng.uniform_vec(d.v_len());
+    let rs = rng.uniform_vec(d.state_len());
     let grads = chunked_backward(&p.input(), chunk, &r, Some(&rs)).unwrap();
     let mut worst = 0.0f64;
     let mut check = |name: &str, got: &[f64], pick: fn(&mut Problem<f64>) -> &mut Vec<f64>| {
@@ -126,7 +126,7 @@ fn gated_backward_matches_finite_differences() {
 fn backward_without_initial_or_final_state() {
     let d = dims(1, 20, 2, 6, 4);
     let mut p = Problem::random(5, d, true, false);
-    let r = Rng::new(8).vec(d.v_len());
+    let r = Rng::new(8).uniform_vec(d.v_len());
     let got = chunked_backward(&p.input(), 8, &r, None).unwrap();
     // A zero initial state has the same gradient as an absent one.
     p.h0 = Some(vec![0.0; d.state_len()]);
@@ -194,7 +194,7 @@ proptest! {
     ) {
         let d = dims(1, seq_len, 2, dk, dv);
         let p = Problem::random(seed, d, gated, true);
-        let r = Rng::new(seed ^ 1).vec(d.v_len());
+        let r = Rng::new(seed ^ 1).uniform_vec(d.v_len());
         let a = chunked_backward(&p.input(), c1, &r, None).unwrap();
         let b = chunked_backward(&p.input(), c2, &r, None).unwrap();
         prop_assert!(max_abs_diff(&a.dq, &b.dq) < 1e-10);

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use asi_evolve_kernels::gpu::{GpuDeltaRule, GpuForwardInput};
+use asi_evolve_kernels::splitmix::SplitMix64;
 use asi_evolve_kernels::{Dims, KernelError};
 use half::bf16;
 
@@ -15,18 +16,9 @@ const CHUNK: usize = 64;
 const WARMUP: usize = 3;
 const ITERS: usize = 20;
 
-/// Deterministic values in `[-1, 1)` (SplitMix64).
+/// Deterministic values in `[-1, 1)`.
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        })
-        .collect()
+    SplitMix64::new(seed).uniform_vec(n).into_iter().map(|x| x as f32).collect()
 }
 
 fn normalized_bf16(n: usize, d: usize, seed: u64) -> Vec<bf16> {

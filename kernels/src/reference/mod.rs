@@ -18,12 +18,12 @@
 //! separate, standard step.
 
 mod backward;
-mod chunk_math;
-mod chunked;
-mod gating;
-mod head;
-mod linalg;
-mod recurrent;
+pub(crate) mod chunk_math;
+pub(crate) mod chunked;
+pub(crate) mod gating;
+pub(crate) mod head;
+pub(crate) mod linalg;
+pub(crate) mod recurrent;
 
 pub use backward::chunked_backward;
 pub use chunked::chunked_forward;

@@ -5,31 +5,8 @@
 use asi_evolve_kernels::reference::{DeltaRuleInput, l2_normalize_rows};
 use asi_evolve_kernels::{Dims, Float};
 
-/// SplitMix64: tiny, seeded, and good enough for test data.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[-1, 1)`.
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    }
-
-    pub fn vec(&mut self, n: usize) -> Vec<f64> {
-        (0..n).map(|_| self.uniform()).collect()
-    }
-}
+/// The crate's one seeded generator, under the name the tests use.
+pub use asi_evolve_kernels::splitmix::SplitMix64 as Rng;
 
 /// Owned tensors of one problem, in `f64`; cast with [`Problem::cast`].
 #[derive(Clone)]
@@ -48,14 +25,14 @@ impl Problem<f64> {
     /// Normalised `q`, `k`; `beta = sigmoid(x)`; `g` in `(-0.5, 0)`.
     pub fn random(seed: u64, dims: Dims, gated: bool, with_h0: bool) -> Self {
         let mut rng = Rng::new(seed);
-        let mut q = rng.vec(dims.qk_len());
-        let mut k = rng.vec(dims.qk_len());
+        let mut q = rng.uniform_vec(dims.qk_len());
+        let mut k = rng.uniform_vec(dims.qk_len());
         l2_normalize_rows(&mut q, dims.dk, 1e-6).unwrap();
         l2_normalize_rows(&mut k, dims.dk, 1e-6).unwrap();
-        let v = rng.vec(dims.v_len());
-        let beta = rng.vec(dims.gate_len()).into_iter().map(|x| 1.0 / (1.0 + (-2.0 * x).exp())).collect();
-        let g = gated.then(|| rng.vec(dims.gate_len()).into_iter().map(|x| -0.25 * (x + 1.0) - 1e-3).collect());
-        let h0 = with_h0.then(|| rng.vec(dims.state_len()));
+        let v = rng.uniform_vec(dims.v_len());
+        let beta = rng.uniform_vec(dims.gate_len()).into_iter().map(|x| 1.0 / (1.0 + (-2.0 * x).exp())).collect();
+        let g = gated.then(|| rng.uniform_vec(dims.gate_len()).into_iter().map(|x| -0.25 * (x + 1.0) - 1e-3).collect());
+        let h0 = with_h0.then(|| rng.uniform_vec(dims.state_len()));
         Self { dims, q, k, v, beta, g, h0, scale: dims.default_scale() }
     }
 
