@@ -70,6 +70,20 @@ fn parallel_recurrent_is_the_reference_bit_for_bit() {
 }
 
 #[test]
+fn parallel_backward_is_the_reference_bit_for_bit() {
+    for (gated, with_h0) in [(false, false), (true, true)] {
+        let d = dims(2, 23, 3, 6, 5);
+        let p = Problem::random(300 + gated as u64, d, gated, with_h0);
+        let r = common::Rng::new(301).uniform_vec(d.v_len());
+        let rs = common::Rng::new(302).uniform_vec(d.state_len());
+        for (chunk, ds) in [(8, Some(&rs[..])), (5, None)] {
+            let want = reference::chunked_backward(&p.input(), chunk, &r, ds).unwrap();
+            assert_eq!(pool(3).install(|| cpu::chunked_backward(&p.input(), chunk, &r, ds)).unwrap(), want);
+        }
+    }
+}
+
+#[test]
 fn fast_paths_do_not_depend_on_thread_count() {
     let p = Problem::random(7, dims(3, 70, 3, 16, 12), true, true).cast::<f32>();
     let one = pool(1).install(|| cpu::chunked_forward(&p.input(), 16)).unwrap();
@@ -86,6 +100,9 @@ fn fast_paths_reject_what_the_references_reject() {
     input.k = &p.k[2..];
     assert!(matches!(cpu::chunked_forward(&input, 4), Err(KernelError::ShapeMismatch { name: "k", .. })));
     assert!(matches!(cpu::recurrent_forward(&input), Err(KernelError::ShapeMismatch { name: "k", .. })));
+    let r = vec![0.0; 3];
+    let err = cpu::chunked_backward(&p.input(), 4, &r, None);
+    assert!(matches!(err, Err(KernelError::ShapeMismatch { name: "d_o", .. })));
 }
 
 proptest! {

@@ -1,6 +1,6 @@
-//! Fast CPU forward passes: heads (and batch entries) in parallel on the
-//! current rayon pool, and the chunked products on `matrixmultiply`'s GEMM
-//! microkernels.
+//! Fast CPU passes: heads (and batch entries) in parallel on the current
+//! rayon pool, and the chunked forward's products on `matrixmultiply`'s GEMM
+//! microkernels. The backward is the reference's, parallel over heads.
 //!
 //! Each function here has its plain counterpart in [`crate::reference`],
 //! which stays the definition; `tests/cpu.rs` compares them. Every head is
@@ -16,10 +16,11 @@ pub use gemm::GemmFloat;
 use rayon::prelude::*;
 
 use crate::error::Result;
+use crate::reference::backward::{HeadGrads, backward_head, validate_backward};
 use crate::reference::chunked::ChunkRows;
 use crate::reference::head::{HeadInputs, scatter};
 use crate::reference::recurrent::recurrent_head;
-use crate::reference::{DeltaRuleInput, DeltaRuleOutput, check_chunk};
+use crate::reference::{DeltaRuleGrads, DeltaRuleInput, DeltaRuleOutput, check_chunk};
 use crate::shape::Dims;
 use chunk::{ChunkWorkspace, chunk_forward};
 
@@ -79,4 +80,26 @@ pub fn chunked_forward<F: GemmFloat>(input: &DeltaRuleInput<'_, F>, chunk: usize
         }
         HeadOutput { o, state }
     }))
+}
+
+/// [`crate::reference::chunked_backward`] with heads in parallel; each head
+/// runs the reference's own per-head backward, so the gradients are
+/// bit-identical to it.
+pub fn chunked_backward<F: GemmFloat>(
+    input: &DeltaRuleInput<'_, F>,
+    chunk: usize,
+    d_o: &[F],
+    d_final_state: Option<&[F]>,
+) -> Result<DeltaRuleGrads<F>> {
+    validate_backward(input, chunk, d_o, d_final_state)?;
+    let d = input.dims;
+    let heads: Vec<HeadGrads<F>> = (0..d.batch * d.heads)
+        .into_par_iter()
+        .map(|bh| backward_head(input, chunk, d_o, d_final_state, bh / d.heads, bh % d.heads))
+        .collect();
+    let mut out = DeltaRuleGrads::zeros(&d, input.g.is_some());
+    for (bh, grads) in heads.iter().enumerate() {
+        grads.scatter_into(&mut out, &d, bh / d.heads, bh % d.heads);
+    }
+    Ok(out)
 }

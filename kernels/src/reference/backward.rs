@@ -26,7 +26,7 @@ use super::linalg::{axpy, dot, gemm_nn, gemm_nt, gemm_tn};
 use super::{DeltaRuleGrads, DeltaRuleInput, check_chunk};
 use crate::error::Result;
 use crate::float::Float;
-use crate::shape::check_len;
+use crate::shape::{Dims, check_len};
 
 /// Gradient buffers of one chunk, each `c` rows long.
 struct ChunkGrads<'a, F> {
@@ -174,6 +174,24 @@ pub fn chunked_backward<F: Float>(
     d_o: &[F],
     d_final_state: Option<&[F]>,
 ) -> Result<DeltaRuleGrads<F>> {
+    validate_backward(input, chunk, d_o, d_final_state)?;
+    let d = input.dims;
+    let mut out = DeltaRuleGrads::zeros(&d, input.g.is_some());
+    for b in 0..d.batch {
+        for h in 0..d.heads {
+            backward_head(input, chunk, d_o, d_final_state, b, h).scatter_into(&mut out, &d, b, h);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks everything [`chunked_backward`] takes.
+pub(crate) fn validate_backward<F: Float>(
+    input: &DeltaRuleInput<'_, F>,
+    chunk: usize,
+    d_o: &[F],
+    d_final_state: Option<&[F]>,
+) -> Result<()> {
     input.validate()?;
     check_chunk(chunk)?;
     let d = input.dims;
@@ -181,82 +199,118 @@ pub fn chunked_backward<F: Float>(
     if let Some(ds) = d_final_state {
         check_len("d_final_state", ds.len(), d.state_len())?;
     }
-    let (dk, dv, t_len) = (d.dk, d.dv, d.seq_len);
-    let mut out = DeltaRuleGrads {
-        dq: vec![F::ZERO; d.qk_len()],
-        dk: vec![F::ZERO; d.qk_len()],
-        dv: vec![F::ZERO; d.v_len()],
-        dbeta: vec![F::ZERO; d.gate_len()],
-        dg: input.g.map(|_| vec![F::ZERO; d.gate_len()]),
-        d_initial_state: vec![F::ZERO; d.state_len()],
-    };
-    let starts: Vec<usize> = (0..t_len).step_by(chunk).collect();
-    for b in 0..d.batch {
-        for h in 0..d.heads {
-            let head = HeadInputs::gather(input, b, h);
-            let d_o_head = gather(d_o, &d, dv, b, h);
-            let s_off = state_offset(&d, b, h);
+    Ok(())
+}
 
-            // Forward replay: the state entering each chunk.
-            let mut entry_states = vec![F::ZERO; starts.len() * dk * dv];
-            let mut state = match input.initial_state {
-                Some(h0) => h0[s_off..s_off + dk * dv].to_vec(),
-                None => vec![F::ZERO; dk * dv],
-            };
-            let mut scratch = vec![F::ZERO; chunk * dv];
-            for (n, &start) in starts.iter().enumerate() {
-                entry_states[n * dk * dv..(n + 1) * dk * dv].copy_from_slice(&state);
-                let c = chunk.min(t_len - start);
-                let rows = ChunkRows::slice(&head, start, c, dk, dv);
-                chunk_forward(&rows, c, dk, dv, input.scale, &mut state, &mut scratch[..c * dv]);
-            }
-
-            let mut dq = vec![F::ZERO; t_len * dk];
-            let mut dkey = vec![F::ZERO; t_len * dk];
-            let mut dval = vec![F::ZERO; t_len * dv];
-            let mut dbeta = vec![F::ZERO; t_len];
-            let mut dgamma = vec![F::ZERO; t_len];
-            let mut ds = match d_final_state {
-                Some(ds) => ds[s_off..s_off + dk * dv].to_vec(),
-                None => vec![F::ZERO; dk * dv],
-            };
-            for (n, &start) in starts.iter().enumerate().rev() {
-                let c = chunk.min(t_len - start);
-                let rows = ChunkRows::slice(&head, start, c, dk, dv);
-                let grads = ChunkGrads {
-                    dq: &mut dq[start * dk..(start + c) * dk],
-                    dk: &mut dkey[start * dk..(start + c) * dk],
-                    dv: &mut dval[start * dv..(start + c) * dv],
-                    dbeta: &mut dbeta[start..start + c],
-                    dgamma: &mut dgamma[start..start + c],
-                };
-                chunk_backward(
-                    &rows,
-                    c,
-                    dk,
-                    dv,
-                    input.scale,
-                    &entry_states[n * dk * dv..(n + 1) * dk * dv],
-                    &d_o_head[start * dv..(start + c) * dv],
-                    &mut ds,
-                    grads,
-                );
-            }
-
-            scatter(&dq, &mut out.dq, &d, dk, b, h);
-            scatter(&dkey, &mut out.dk, &d, dk, b, h);
-            scatter(&dval, &mut out.dv, &d, dv, b, h);
-            scatter(&dbeta, &mut out.dbeta, &d, 1, b, h);
-            if let Some(dg_out) = out.dg.as_mut() {
-                let mut dg = vec![F::ZERO; t_len];
-                for &start in &starts {
-                    let end = (start + chunk).min(t_len);
-                    gamma_grad_to_g(&dgamma[start..end], &mut dg[start..end]);
-                }
-                scatter(&dg, dg_out, &d, 1, b, h);
-            }
-            out.d_initial_state[s_off..s_off + dk * dv].copy_from_slice(&ds);
+impl<F: Float> DeltaRuleGrads<F> {
+    /// All-zero gradients for `d`, with `dg` exactly when `gated`.
+    pub(crate) fn zeros(d: &Dims, gated: bool) -> Self {
+        Self {
+            dq: vec![F::ZERO; d.qk_len()],
+            dk: vec![F::ZERO; d.qk_len()],
+            dv: vec![F::ZERO; d.v_len()],
+            dbeta: vec![F::ZERO; d.gate_len()],
+            dg: gated.then(|| vec![F::ZERO; d.gate_len()]),
+            d_initial_state: vec![F::ZERO; d.state_len()],
         }
     }
-    Ok(out)
+}
+
+/// One head's gradients, contiguous `[T, D]` (or `[T]`), and its
+/// `Dk x Dv` initial-state gradient.
+pub(crate) struct HeadGrads<F> {
+    dq: Vec<F>,
+    dk: Vec<F>,
+    dv: Vec<F>,
+    dbeta: Vec<F>,
+    dg: Option<Vec<F>>,
+    ds: Vec<F>,
+}
+
+impl<F: Float> HeadGrads<F> {
+    /// Writes this head's gradients into head `(b, h)` of `out`.
+    pub(crate) fn scatter_into(&self, out: &mut DeltaRuleGrads<F>, d: &Dims, b: usize, h: usize) {
+        scatter(&self.dq, &mut out.dq, d, d.dk, b, h);
+        scatter(&self.dk, &mut out.dk, d, d.dk, b, h);
+        scatter(&self.dv, &mut out.dv, d, d.dv, b, h);
+        scatter(&self.dbeta, &mut out.dbeta, d, 1, b, h);
+        if let (Some(dg), Some(dg_out)) = (self.dg.as_ref(), out.dg.as_mut()) {
+            scatter(dg, dg_out, d, 1, b, h);
+        }
+        let s_off = state_offset(d, b, h);
+        out.d_initial_state[s_off..s_off + d.dk * d.dv].copy_from_slice(&self.ds);
+    }
+}
+
+/// The backward pass of head `(b, h)` of an already validated input.
+pub(crate) fn backward_head<F: Float>(
+    input: &DeltaRuleInput<'_, F>,
+    chunk: usize,
+    d_o: &[F],
+    d_final_state: Option<&[F]>,
+    b: usize,
+    h: usize,
+) -> HeadGrads<F> {
+    let d = input.dims;
+    let (dk, dv, t_len) = (d.dk, d.dv, d.seq_len);
+    let starts: Vec<usize> = (0..t_len).step_by(chunk).collect();
+    let head = HeadInputs::gather(input, b, h);
+    let d_o_head = gather(d_o, &d, dv, b, h);
+    let s_off = state_offset(&d, b, h);
+
+    // Forward replay: the state entering each chunk.
+    let mut entry_states = vec![F::ZERO; starts.len() * dk * dv];
+    let mut state = match input.initial_state {
+        Some(h0) => h0[s_off..s_off + dk * dv].to_vec(),
+        None => vec![F::ZERO; dk * dv],
+    };
+    let mut scratch = vec![F::ZERO; chunk * dv];
+    for (n, &start) in starts.iter().enumerate() {
+        entry_states[n * dk * dv..(n + 1) * dk * dv].copy_from_slice(&state);
+        let c = chunk.min(t_len - start);
+        let rows = ChunkRows::slice(&head, start, c, dk, dv);
+        chunk_forward(&rows, c, dk, dv, input.scale, &mut state, &mut scratch[..c * dv]);
+    }
+
+    let mut dq = vec![F::ZERO; t_len * dk];
+    let mut dkey = vec![F::ZERO; t_len * dk];
+    let mut dval = vec![F::ZERO; t_len * dv];
+    let mut dbeta = vec![F::ZERO; t_len];
+    let mut dgamma = vec![F::ZERO; t_len];
+    let mut ds = match d_final_state {
+        Some(ds) => ds[s_off..s_off + dk * dv].to_vec(),
+        None => vec![F::ZERO; dk * dv],
+    };
+    for (n, &start) in starts.iter().enumerate().rev() {
+        let c = chunk.min(t_len - start);
+        let rows = ChunkRows::slice(&head, start, c, dk, dv);
+        let grads = ChunkGrads {
+            dq: &mut dq[start * dk..(start + c) * dk],
+            dk: &mut dkey[start * dk..(start + c) * dk],
+            dv: &mut dval[start * dv..(start + c) * dv],
+            dbeta: &mut dbeta[start..start + c],
+            dgamma: &mut dgamma[start..start + c],
+        };
+        chunk_backward(
+            &rows,
+            c,
+            dk,
+            dv,
+            input.scale,
+            &entry_states[n * dk * dv..(n + 1) * dk * dv],
+            &d_o_head[start * dv..(start + c) * dv],
+            &mut ds,
+            grads,
+        );
+    }
+
+    let dg = input.g.map(|_| {
+        let mut dg = vec![F::ZERO; t_len];
+        for &start in &starts {
+            let end = (start + chunk).min(t_len);
+            gamma_grad_to_g(&dgamma[start..end], &mut dg[start..end]);
+        }
+        dg
+    });
+    HeadGrads { dq, dk: dkey, dv: dval, dbeta, dg, ds }
 }

@@ -17,7 +17,7 @@
 //! about the delta rule alone; the chain rule through the normalisation is a
 //! separate, standard step.
 
-mod backward;
+pub(crate) mod backward;
 pub(crate) mod chunk_math;
 pub(crate) mod chunked;
 pub(crate) mod gating;
