@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::engineer::Evaluation;
 use crate::llm::reply::{extract_tag, strip_thinking};
-use crate::llm::{CallKey, ChatModel, Exchange, Message, ReplayError, call_seed};
+use crate::llm::{CallKey, ChatModel, Exchange, Message, ReplayError};
+use crate::seeds::call_seed;
 use crate::prompts::Templates;
 
 const ROLE: &str = "judge";

@@ -16,5 +16,6 @@ pub mod node;
 pub mod novelty;
 pub mod prompts;
 pub mod researcher;
+pub mod seeds;
 pub mod suite;
 pub mod verify;

@@ -9,7 +9,8 @@ use similar::TextDiff;
 use super::{AnalysisInput, Analyzer, Stats};
 use crate::config::CampaignConfig;
 use crate::llm::reply::parse_analyzer_reply;
-use crate::llm::{CallKey, ChatModel, Exchange, Message, ReplayError, call_seed};
+use crate::llm::{CallKey, ChatModel, Exchange, Message, ReplayError};
+use crate::seeds::call_seed;
 use crate::prompts::Templates;
 
 const ROLE: &str = "analyzer";

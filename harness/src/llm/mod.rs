@@ -18,7 +18,7 @@ pub use embeddings::{EmbeddingClient, EmbeddingOutcome, cosine};
 pub use endpoint::{Endpoint, EndpointError, MaxTokensField, Price};
 pub use error::LlmError;
 pub use http::{Attempt, Outcome, Sleeper, ThreadSleeper};
-pub use model::{CallKey, ChatModel, ChatResult, EmbedModel, EmbedResult, Exchange, ReplayError, call_seed};
+pub use model::{CallKey, ChatModel, ChatResult, EmbedModel, EmbedResult, Exchange, ReplayError};
 pub use replay::Replay;
 
 #[cfg(test)]

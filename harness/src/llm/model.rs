@@ -77,19 +77,6 @@ pub trait EmbedModel: Send + Sync {
     fn embed(&self, key: CallKey<'_>, texts: &[String]) -> Result<(EmbedResult, Exchange), ReplayError>;
 }
 
-/// The request seed of a call: a function of the campaign seed and the call's key, so calls do
-/// not consume the round's random streams.
-pub fn call_seed(campaign_seed: u64, key: CallKey<'_>) -> u64 {
-    let mut x = campaign_seed ^ key.round.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(key.seq) << 48;
-    for b in key.role.bytes() {
-        x = (x ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
-    }
-    // splitmix64 finaliser
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (x ^ (x >> 31)) >> 1
-}
-
 fn exchange<T>(key: CallKey<'_>, endpoint: String, prompt: String, outcome: &Outcome<T>) -> Exchange {
     let attempts: Vec<Attempt> = outcome
         .attempts

@@ -10,7 +10,8 @@ use super::{DebugContext, Proposal, ProposalError, ResearchContext, Researcher};
 use crate::config::{CampaignConfig, ProgramMode};
 use crate::llm::diff::apply_diff_to_evolve_blocks;
 use crate::llm::reply::{ProgramChange, extract_tag, parse_researcher_reply, strip_code_fence, strip_thinking};
-use crate::llm::{CallKey, ChatModel, Endpoint, Message, ReplayError, call_seed};
+use crate::llm::{CallKey, ChatModel, Endpoint, Message, ReplayError};
+use crate::seeds::call_seed;
 use crate::node::Node;
 use crate::prompts::Templates;
 

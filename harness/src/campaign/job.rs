@@ -1,0 +1,71 @@
+//! The controller's share of a round: select the parents and retrieve cognition for them, in
+//! round order on the dispatching thread, so the job depends on the round alone.
+
+use crate::cognition::{CognitionBase, CognitionItem};
+use crate::config::CampaignConfig;
+use crate::database::samplers::{Grid, Sampler};
+use crate::llm::{EmbedModel, Exchange, ReplayError};
+use crate::node::{Node, Retrieved};
+use crate::seeds::{Stream, round_rng};
+
+/// What a worker needs to run one round; everything owned, so rounds run on any thread.
+pub struct RoundJob {
+    pub(super) round: u64,
+    pub(super) parents: Vec<Node>,
+    pub(super) island: Option<u32>,
+    /// The sampler's grid in force at dispatch, to place the new node in a cell.
+    pub(super) grid: Option<Grid>,
+    pub(super) cognition: Vec<CognitionItem>,
+    pub(super) retrieved: Vec<Retrieved>,
+    pub(super) best_seen: Option<f64>,
+    /// Model calls already made for this round (embedding the cognition query).
+    pub(super) exchanges: Vec<Exchange>,
+}
+
+/// Selects the parents, copies them out of the population and retrieves cognition for them.
+/// Public so that its cost can be benchmarked at scale.
+pub fn assemble_round(
+    sampler: &mut dyn Sampler,
+    cognition: Option<&CognitionBase>,
+    embeddings: Option<&dyn EmbedModel>,
+    config: &CampaignConfig,
+    round: u64,
+    nodes: &[Node],
+    best_seen: Option<f64>,
+) -> Result<RoundJob, ReplayError> {
+    let mut rng = round_rng(config.seed, round, Stream::Sampler);
+    let selection = sampler.select(round, config.parents, &mut rng);
+    let parents: Vec<Node> = selection.parents.iter().map(|&id| nodes[id as usize].clone()).collect();
+    let mut exchanges = Vec::new();
+    let (cognition, retrieved) = match cognition {
+        Some(base) => {
+            let query: Vec<&str> = parents.iter().map(|p| p.lesson.as_deref().unwrap_or(&p.motivation)).collect();
+            let query = query.join("\n");
+            let c = &config.cognition;
+            let hits = match embeddings {
+                Some(model) if base.has_embeddings() => base.retrieve_by_embedding(
+                    model,
+                    round,
+                    &query,
+                    c.top_k,
+                    c.min_similarity,
+                    c.min_score,
+                    &mut exchanges,
+                )?,
+                _ => base.retrieve(&query, c.top_k, c.min_score),
+            };
+            hits.into_iter().map(|(item, hit)| (item.clone(), hit)).unzip()
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(RoundJob {
+        round,
+        parents,
+        island: selection.island,
+        grid: sampler.grid(),
+        cognition,
+        retrieved,
+        best_seen,
+        exchanges,
+    })
+}

@@ -1,0 +1,142 @@
+//! A campaign's life before its rounds: creating a run directory, or reopening one to resume,
+//! and wiring the roles from the config.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::layout::{CONFIG_FILE, MANIFEST_FILE, default_run_dir};
+use super::models::Models;
+use super::round::Roles;
+use super::{Campaign, CampaignError};
+use crate::cognition::CognitionBase;
+use crate::config::{CampaignConfig, ConfigError};
+use crate::database::samplers;
+use crate::database::{DB_FILE, Database};
+use crate::engineer::Engineer;
+use crate::judge::Judge;
+use crate::novelty::NoveltyIndex;
+use crate::prompts::Templates;
+use crate::researcher;
+use crate::suite::Suite;
+
+impl Campaign {
+    /// Prepares a new run directory and its database. `bin` is the `asi-evolve` executable that
+    /// evaluators may call back into.
+    pub fn create(config: CampaignConfig, bin: PathBuf) -> Result<Self, CampaignError> {
+        config.validate()?;
+        let suite = Suite::resolve(&config.suite)?;
+        let run_dir = config.out.clone().unwrap_or_else(|| default_run_dir(&suite.name, config.seed));
+        if run_dir.join(DB_FILE).exists() {
+            return Err(CampaignError::RunDirTaken(run_dir));
+        }
+        let dir_err = |source| CampaignError::RunDir { path: run_dir.clone(), source };
+        std::fs::create_dir_all(&run_dir).map_err(dir_err)?;
+        let run_dir = run_dir.canonicalize().map_err(dir_err)?;
+        let mut config = config;
+        config.out = Some(run_dir.clone());
+        let campaign = Self::assemble(config, suite, run_dir.clone(), bin)?;
+        let manifest = campaign.manifest()?;
+        std::fs::write(run_dir.join(CONFIG_FILE), campaign.config.to_toml()).map_err(dir_err)?;
+        std::fs::write(
+            run_dir.join(MANIFEST_FILE),
+            toml::to_string_pretty(&manifest).expect("a manifest serialises"),
+        )
+        .map_err(dir_err)?;
+        for (key, value) in &manifest {
+            let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            campaign.db.set_meta(key, &text)?;
+        }
+        campaign.db.set_meta("started_at", &chrono::Utc::now().to_rfc3339())?;
+        Ok(campaign)
+    }
+
+    /// Reopens a campaign whose controller stopped (or was killed) part-way. Its config, seed
+    /// and suite come from its database; only `workers` may change, since it does not affect
+    /// the result.
+    pub fn resume(run_dir: &Path, bin: PathBuf, workers: Option<usize>) -> Result<Self, CampaignError> {
+        if !run_dir.join(DB_FILE).is_file() {
+            return Err(CampaignError::NotACampaign(run_dir.to_owned()));
+        }
+        let run_dir =
+            run_dir.canonicalize().map_err(|source| CampaignError::RunDir { path: run_dir.to_owned(), source })?;
+        let db = Database::open(&run_dir)?;
+        let text = db.meta("config")?.ok_or_else(|| CampaignError::NotACampaign(run_dir.clone()))?;
+        let mut config = CampaignConfig::from_toml(&text)
+            .map_err(|message| ConfigError::Parse { path: run_dir.join(DB_FILE), message })?;
+        config.out = Some(run_dir.clone());
+        if let Some(w) = workers {
+            config.workers = w;
+        }
+        config.validate()?;
+        let suite_dir = db.meta("suite_dir")?.map(PathBuf::from);
+        let suite = match suite_dir.filter(|d| d.is_dir()) {
+            Some(dir) => Suite::load(&dir)?,
+            None => Suite::resolve(&config.suite)?,
+        };
+        let recorded = db.meta("suite_hash")?.unwrap_or_default();
+        let now = suite.content_hash()?;
+        if recorded != now {
+            return Err(CampaignError::SuiteChanged { suite: suite.dir.clone(), recorded, now });
+        }
+        drop(db);
+        let campaign = Self::assemble(config, suite, run_dir, bin)?;
+        campaign.db.set_meta("resumed_at", &chrono::Utc::now().to_rfc3339())?;
+        Ok(campaign)
+    }
+
+    fn assemble(config: CampaignConfig, suite: Suite, run_dir: PathBuf, bin: PathBuf) -> Result<Self, CampaignError> {
+        let models = Models::build(&config)?;
+        let templates = Templates::load(&suite.dir)?;
+        let cognition = if config.cognition.enabled { Some(CognitionBase::for_suite(&suite)?) } else { None };
+        let researcher = researcher::build(&config, models.researcher.clone(), templates.clone());
+        let analyzer = crate::analyzer::build(&config, models.analyzer.clone(), templates.clone());
+        let judge = models.judge.clone().map(|m| Judge::new(m, templates.clone(), config.judge.ratio, config.seed));
+        let db = Database::open(&run_dir)?;
+        let engineer = Engineer::new(suite.clone(), bin, config.engineer.timeout_s, config.engineer.output_cap_bytes);
+        let roles = Roles {
+            engineer,
+            researcher,
+            analyzer,
+            judge,
+            novelty: NoveltyIndex::default(),
+            novelty_similarity: config.engineer.novelty_similarity,
+            debug_retries: config.engineer.debug_retries,
+            window: config.window,
+            run_dir,
+            seed: config.seed,
+            task: suite.task.clone(),
+        };
+        let sampler = samplers::build(&config, &suite.seed_program);
+        Ok(Self { config, roles: Arc::new(roles), cognition, embeddings: models.embeddings, sampler, db })
+    }
+
+    /// What reproduces this campaign: stored in its database and as `manifest.toml`.
+    fn manifest(&self) -> Result<toml::Table, CampaignError> {
+        let suite = self.roles.engineer.suite();
+        let mut m = toml::Table::new();
+        let mut put = |k: &str, v: String| m.insert(k.into(), toml::Value::String(v));
+        put("config", self.config.to_toml());
+        put("seed", self.config.seed.to_string());
+        put("arm", self.config.arm_label());
+        put("suite", suite.name.clone());
+        put("suite_dir", suite.dir.display().to_string());
+        put("suite_hash", suite.content_hash()?);
+        put("evaluator", suite.evaluator.describe());
+        put("suite_layout", suite.layout.as_str().into());
+        put("candidate_file", suite.candidate_file.clone());
+        put("researcher", self.roles.researcher.describe());
+        put("analyzer", self.roles.analyzer.as_ref().map_or("off".into(), |a| a.id()));
+        put("sampler", self.config.sampler.kind.as_str().into());
+        put("harness_version", env!("CARGO_PKG_VERSION").into());
+        put("git_revision", env!("ASI_EVOLVE_GIT_REVISION").into());
+        Ok(m)
+    }
+
+    pub fn run_dir(&self) -> &Path {
+        &self.roles.run_dir
+    }
+
+    pub fn researcher_description(&self) -> String {
+        self.roles.researcher.describe()
+    }
+}

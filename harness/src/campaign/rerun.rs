@@ -1,0 +1,51 @@
+//! Rerunning a recorded campaign from its stored config, seed and model replies.
+
+use std::path::{Path, PathBuf};
+
+use super::{Campaign, CampaignError, Summary};
+use crate::config::{CampaignConfig, ConfigError};
+use crate::database::{DB_FILE, Database};
+
+/// How a rerun compares with the campaign it reproduces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Comparison {
+    Identical {
+        nodes: usize,
+    },
+    /// The first node (round) whose stored columns differ, or where one table ends.
+    Differs {
+        round: usize,
+        original: Option<String>,
+        rerun: Option<String>,
+    },
+}
+
+/// Runs a recorded campaign again from its stored config and seed, serving its model calls from
+/// its own recording, and compares the node tables.
+pub fn rerun(original: &Path, out: PathBuf, bin: PathBuf) -> Result<(Summary, Comparison), CampaignError> {
+    let db =
+        Database::open_file(&original.join(DB_FILE)).map_err(|_| CampaignError::NotACampaign(original.to_owned()))?;
+    let text = db.meta("config")?.ok_or_else(|| CampaignError::NotACampaign(original.to_owned()))?;
+    let mut config = CampaignConfig::from_toml(&text)
+        .map_err(|message| ConfigError::Parse { path: original.join(DB_FILE), message })?;
+    let recorded_hash = db.meta("suite_hash")?.unwrap_or_default();
+    if let Some(dir) = db.meta("suite_dir")?.map(PathBuf::from).filter(|d| d.is_dir()) {
+        config.suite = dir.display().to_string();
+    }
+    config.out = Some(out);
+    config.replay = Some(original.to_owned());
+    let campaign = Campaign::create(config, bin)?;
+    let suite = campaign.roles.engineer.suite();
+    let now = suite.content_hash()?;
+    if now != recorded_hash {
+        return Err(CampaignError::SuiteChanged { suite: suite.dir.clone(), recorded: recorded_hash, now });
+    }
+    let rerun_dir = campaign.run_dir().to_owned();
+    let summary = campaign.run()?;
+    let (a, b) = (db.comparable_rows()?, Database::open(&rerun_dir)?.comparable_rows()?);
+    let comparison = match (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+        None => Comparison::Identical { nodes: a.len() },
+        Some(round) => Comparison::Differs { round, original: a.get(round).cloned(), rerun: b.get(round).cloned() },
+    };
+    Ok((summary, comparison))
+}
