@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use asi_evolve::campaign::assemble_round;
 use asi_evolve::cognition::CognitionBase;
-use asi_evolve::config::{CampaignConfig, SamplerKind};
+use asi_evolve::config::{CampaignConfig, SamplerConfig, SamplerKind};
 use asi_evolve::database::Database;
 use asi_evolve::database::samplers::{self, Sampler};
 use asi_evolve::node::{Node, Status, Timings};
@@ -65,7 +65,7 @@ fn bench(c: &mut Criterion) {
     for kind in [SamplerKind::Greedy, SamplerKind::Ucb1, SamplerKind::MapElites, SamplerKind::Islands] {
         for &size in &SIZES {
             let mut config = CampaignConfig::default();
-            config.sampler.kind = kind;
+            config.sampler = SamplerConfig::of_kind(kind);
             let dir = tempfile::tempdir().unwrap();
             let mut db = Database::open(dir.path()).unwrap();
             let mut rng = ChaCha8Rng::seed_from_u64(size);

@@ -42,10 +42,7 @@ impl Arm {
             "no-llm" => Self::NoLlm,
             _ => {
                 let kind = text.strip_prefix("sampler=").ok_or_else(|| AblationError::UnknownArm(text.into()))?;
-                Self::Sampler(
-                    <SamplerKind as clap::ValueEnum>::from_str(kind, false)
-                        .map_err(|_| AblationError::UnknownArm(text.into()))?,
-                )
+                Self::Sampler(kind.parse::<SamplerKind>().map_err(|_| AblationError::UnknownArm(text.into()))?)
             }
         })
     }
@@ -75,9 +72,12 @@ impl Arm {
                 config.analyzer.kind = AnalyzerKind::Stats;
                 config.judge.enabled = false;
             }
-            Self::Sampler(kind) => config.sampler.kind = kind,
+            Self::Sampler(kind) => config.sampler.set_kind(kind),
         }
-        config.arm = Some(self.label());
+        // The stored label comes from the config by the one rule `run` uses too
+        // (`CampaignConfig::arm_label`), so the same config always carries the same label; the
+        // arm's own name only names its folder.
+        config.arm = None;
     }
 }
 
@@ -175,11 +175,25 @@ mod tests {
         let mut c = base.clone();
         Arm::NoCognition.apply(&mut c);
         assert!(!c.cognition.enabled);
-        assert_eq!(c.arm.as_deref(), Some("no-cognition"));
+        assert_eq!(c.arm_label(), "no-llm,no-cognition,sampler=greedy");
         c.cognition.enabled = true;
-        c.arm = None;
         assert_eq!(c, base);
         assert_eq!(Arm::Sampler(SamplerKind::Ucb1).folder(), "sampler-ucb1");
+    }
+
+    #[test]
+    fn an_arm_is_labelled_by_its_config_as_run_labels_it() {
+        let mut base = CampaignConfig { arm: Some("stale".into()), ..Default::default() };
+        base.sampler.set_kind(SamplerKind::Ucb1);
+        for arm in [Arm::Full, Arm::NoAnalyzer, Arm::NoCognition, Arm::NoLlm, Arm::Sampler(SamplerKind::MapElites)] {
+            let mut c = base.clone();
+            arm.apply(&mut c);
+            let run_config = CampaignConfig { arm: None, ..c.clone() };
+            assert_eq!(c.arm_label(), run_config.arm_label(), "{arm:?}");
+        }
+        let mut full = base.clone();
+        Arm::Full.apply(&mut full);
+        assert_eq!(full.arm_label(), "no-llm");
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub struct CampaignConfig {
     /// Serve every model call from this recorded run (its folder or `campaign.db`) instead of
     /// calling servers (`--llm replay:<path>`).
     pub replay: Option<PathBuf>,
+    #[serde(deserialize_with = "sampler_section")]
     pub sampler: SamplerConfig,
     pub researcher: ResearcherConfig,
     pub analyzer: AnalyzerConfig,
@@ -78,7 +79,8 @@ impl Default for CampaignConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// The sampler kinds, as named in configs and on the command line (`--sampler`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SamplerKind {
     Greedy,
@@ -89,14 +91,30 @@ pub enum SamplerKind {
 }
 
 impl SamplerKind {
+    pub const ALL: [Self; 5] = [Self::Greedy, Self::Random, Self::Ucb1, Self::MapElites, Self::Islands];
+
+    /// The kind's name: the one serde gives it, so configs and labels cannot disagree.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Greedy => "greedy",
-            Self::Random => "random",
-            Self::Ucb1 => "ucb1",
-            Self::MapElites => "map-elites",
-            Self::Islands => "islands",
-        }
+        Self::NAMES[self as usize]
+    }
+
+    /// Names in the order of `ALL`; a unit test checks them against serde's.
+    const NAMES: [&'static str; 5] = ["greedy", "random", "ucb1", "map-elites", "islands"];
+}
+
+impl std::str::FromStr for SamplerKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        use serde::de::IntoDeserializer;
+        let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> = text.into_deserializer();
+        Self::deserialize(de).map_err(|_| format!("unknown sampler `{text}`: use one of {}", Self::NAMES.join(", ")))
+    }
+}
+
+impl std::fmt::Display for SamplerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -133,42 +151,135 @@ pub struct FeatureAxis {
     pub range: Option<[f64; 2]>,
 }
 
+/// The sampler and the settings of its kind only: a setting of another kind is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SamplerConfig {
-    pub kind: SamplerKind,
-    /// UCB1 exploration constant.
-    pub c: f64,
-    /// MAP-Elites axes.
-    pub features: Vec<FeatureAxis>,
-    pub selection: CellSelection,
-    /// Valid nodes before adaptive axes are first fitted.
-    pub warmup: usize,
-    pub islands: usize,
-    /// Rounds between migrations.
-    pub migration_interval: u64,
-    /// Share of an island's best nodes copied to the next island at each migration.
-    pub migration_rate: f64,
-    pub inner: InnerSamplerKind,
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SamplerConfig {
+    Greedy {},
+    Random {},
+    Ucb1 {
+        /// Exploration constant.
+        #[serde(default = "default_ucb1_c")]
+        c: f64,
+    },
+    MapElites {
+        #[serde(default = "default_features")]
+        features: Vec<FeatureAxis>,
+        #[serde(default = "default_selection")]
+        selection: CellSelection,
+        /// Valid nodes before adaptive axes are first fitted.
+        #[serde(default = "default_warmup")]
+        warmup: usize,
+    },
+    Islands {
+        #[serde(default = "default_islands")]
+        islands: usize,
+        /// Rounds between migrations.
+        #[serde(default = "default_migration_interval")]
+        migration_interval: u64,
+        /// Share of an island's best nodes copied to the next island at each migration.
+        #[serde(default = "default_migration_rate")]
+        migration_rate: f64,
+        #[serde(default = "default_inner")]
+        inner: InnerSamplerKind,
+        /// Exploration constant of UCB1 islands.
+        #[serde(default = "default_ucb1_c")]
+        c: f64,
+    },
+}
+
+fn default_ucb1_c() -> f64 {
+    1.414
+}
+pub fn default_features() -> Vec<FeatureAxis> {
+    vec![
+        FeatureAxis { name: "code_length".into(), bins: 10, range: None },
+        FeatureAxis { name: "diversity".into(), bins: 10, range: None },
+    ]
+}
+fn default_selection() -> CellSelection {
+    CellSelection::Uniform
+}
+fn default_warmup() -> usize {
+    10
+}
+fn default_islands() -> usize {
+    5
+}
+fn default_migration_interval() -> u64 {
+    10
+}
+fn default_migration_rate() -> f64 {
+    0.1
+}
+fn default_inner() -> InnerSamplerKind {
+    InnerSamplerKind::Ucb1
 }
 
 impl Default for SamplerConfig {
     fn default() -> Self {
-        Self {
-            kind: SamplerKind::Greedy,
-            c: 1.414,
-            features: vec![
-                FeatureAxis { name: "code_length".into(), bins: 10, range: None },
-                FeatureAxis { name: "diversity".into(), bins: 10, range: None },
-            ],
-            selection: CellSelection::Uniform,
-            warmup: 10,
-            islands: 5,
-            migration_interval: 10,
-            migration_rate: 0.1,
-            inner: InnerSamplerKind::Ucb1,
+        Self::of_kind(SamplerKind::Greedy)
+    }
+}
+
+impl SamplerConfig {
+    /// A sampler of this kind with its default settings.
+    pub fn of_kind(kind: SamplerKind) -> Self {
+        match kind {
+            SamplerKind::Greedy => Self::Greedy {},
+            SamplerKind::Random => Self::Random {},
+            SamplerKind::Ucb1 => Self::Ucb1 { c: default_ucb1_c() },
+            SamplerKind::MapElites => Self::MapElites {
+                features: default_features(),
+                selection: default_selection(),
+                warmup: default_warmup(),
+            },
+            SamplerKind::Islands => Self::Islands {
+                islands: default_islands(),
+                migration_interval: default_migration_interval(),
+                migration_rate: default_migration_rate(),
+                inner: default_inner(),
+                c: default_ucb1_c(),
+            },
         }
     }
+
+    pub fn kind(&self) -> SamplerKind {
+        match self {
+            Self::Greedy {} => SamplerKind::Greedy,
+            Self::Random {} => SamplerKind::Random,
+            Self::Ucb1 { .. } => SamplerKind::Ucb1,
+            Self::MapElites { .. } => SamplerKind::MapElites,
+            Self::Islands { .. } => SamplerKind::Islands,
+        }
+    }
+
+    /// Switches to `kind` (`--sampler`), keeping the settings when the kind is unchanged.
+    pub fn set_kind(&mut self, kind: SamplerKind) {
+        if self.kind() != kind {
+            *self = Self::of_kind(kind);
+        }
+    }
+}
+
+/// Deserialises a `kind`-tagged section, naming the section and kind in any error, so a setting
+/// meant for another kind reads as "sampler kind `greedy`: unknown field `c`".
+fn tagged_section<'de, D, T>(deserializer: D, section: &str) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    let table = toml::Table::deserialize(deserializer)?;
+    let kind = table.get("kind").and_then(toml::Value::as_str).map(str::to_owned);
+    T::deserialize(toml::Value::Table(table)).map_err(|e| match kind {
+        Some(kind) => D::Error::custom(format!("[{section}] kind `{kind}`: {e}")),
+        None => D::Error::custom(format!("[{section}]: {e}")),
+    })
+}
+
+fn sampler_section<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SamplerConfig, D::Error> {
+    tagged_section(deserializer, "sampler")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -339,8 +450,8 @@ impl CampaignConfig {
         if !self.cognition.enabled {
             parts.push("no-cognition".into());
         }
-        if self.sampler.kind != SamplerKind::Ucb1 {
-            parts.push(format!("sampler={}", self.sampler.kind.as_str()));
+        if self.sampler.kind() != SamplerKind::Ucb1 {
+            parts.push(format!("sampler={}", self.sampler.kind()));
         }
         if parts.is_empty() { "full".into() } else { parts.join(",") }
     }
@@ -428,47 +539,55 @@ impl CampaignConfig {
 impl SamplerConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
-        if !(self.c >= 0.0 && self.c.is_finite()) {
-            return invalid("sampler.c", "must be a non-negative number".into());
-        }
-        if self.kind == SamplerKind::MapElites {
-            if self.features.is_empty() {
-                return invalid("sampler.features", "map-elites needs at least one feature axis".into());
-            }
-            for (i, axis) in self.features.iter().enumerate() {
-                let known = matches!(axis.name.as_str(), "code_length" | "diversity")
-                    || axis.name.strip_prefix("metric:").is_some_and(|m| !m.is_empty());
-                if !known {
-                    return invalid(
-                        "sampler.features",
-                        format!("axis {i} `{}`: use code_length, diversity or metric:<name>", axis.name),
-                    );
-                }
-                if axis.bins == 0 {
-                    return invalid("sampler.features", format!("axis {i} `{}` needs at least one bin", axis.name));
-                }
-                if let Some([lo, hi]) = axis.range
-                    && !(lo.is_finite() && hi.is_finite() && lo < hi)
-                {
-                    return invalid(
-                        "sampler.features",
-                        format!("axis {i} `{}`: range must be [low, high] with low < high", axis.name),
-                    );
+        match self {
+            Self::Greedy {} | Self::Random {} => {}
+            Self::Ucb1 { c } => {
+                if !(*c >= 0.0 && c.is_finite()) {
+                    return invalid("sampler.c", "must be a non-negative number".into());
                 }
             }
-            if self.warmup == 0 {
-                return invalid("sampler.warmup", "must be at least 1".into());
+            Self::MapElites { features, warmup, .. } => {
+                if features.is_empty() {
+                    return invalid("sampler.features", "map-elites needs at least one feature axis".into());
+                }
+                for (i, axis) in features.iter().enumerate() {
+                    let known = matches!(axis.name.as_str(), "code_length" | "diversity")
+                        || axis.name.strip_prefix("metric:").is_some_and(|m| !m.is_empty());
+                    if !known {
+                        return invalid(
+                            "sampler.features",
+                            format!("axis {i} `{}`: use code_length, diversity or metric:<name>", axis.name),
+                        );
+                    }
+                    if axis.bins == 0 {
+                        return invalid("sampler.features", format!("axis {i} `{}` needs at least one bin", axis.name));
+                    }
+                    if let Some([lo, hi]) = axis.range
+                        && !(lo.is_finite() && hi.is_finite() && lo < hi)
+                    {
+                        return invalid(
+                            "sampler.features",
+                            format!("axis {i} `{}`: range must be [low, high] with low < high", axis.name),
+                        );
+                    }
+                }
+                if *warmup == 0 {
+                    return invalid("sampler.warmup", "must be at least 1".into());
+                }
             }
-        }
-        if self.kind == SamplerKind::Islands {
-            if self.islands == 0 {
-                return invalid("sampler.islands", "must be at least 1".into());
-            }
-            if self.migration_interval == 0 {
-                return invalid("sampler.migration_interval", "must be at least 1".into());
-            }
-            if !(0.0..=1.0).contains(&self.migration_rate) {
-                return invalid("sampler.migration_rate", "must lie in [0, 1]".into());
+            Self::Islands { islands, migration_interval, migration_rate, c, .. } => {
+                if !(*c >= 0.0 && c.is_finite()) {
+                    return invalid("sampler.c", "must be a non-negative number".into());
+                }
+                if *islands == 0 {
+                    return invalid("sampler.islands", "must be at least 1".into());
+                }
+                if *migration_interval == 0 {
+                    return invalid("sampler.migration_interval", "must be at least 1".into());
+                }
+                if !(0.0..=1.0).contains(migration_rate) {
+                    return invalid("sampler.migration_rate", "must lie in [0, 1]".into());
+                }
             }
         }
         Ok(())
@@ -490,9 +609,36 @@ mod tests {
 
     #[test]
     fn round_trips_through_toml() {
-        let mut c = CampaignConfig { rounds: 7, out: Some("runs/x".into()), ..Default::default() };
-        c.sampler.kind = SamplerKind::Random;
-        assert_eq!(CampaignConfig::from_toml(&c.to_toml()).unwrap(), c);
+        for kind in SamplerKind::ALL {
+            let c = CampaignConfig {
+                rounds: 7,
+                out: Some("runs/x".into()),
+                sampler: SamplerConfig::of_kind(kind),
+                ..Default::default()
+            };
+            assert_eq!(CampaignConfig::from_toml(&c.to_toml()).unwrap(), c, "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_setting_of_another_sampler_kind_is_an_error_naming_key_and_kind() {
+        let err = CampaignConfig::from_toml("[sampler]\nkind = \"greedy\"\nc = 2.0\n").unwrap_err();
+        assert!(err.contains("`c`") && err.contains("kind `greedy`"), "{err}");
+        let err = CampaignConfig::from_toml("[sampler]\nkind = \"ucb1\"\nwarmup = 3\n").unwrap_err();
+        assert!(err.contains("`warmup`") && err.contains("kind `ucb1`"), "{err}");
+        let ok = CampaignConfig::from_toml("[sampler]\nkind = \"ucb1\"\nc = 2.0\n").unwrap();
+        assert_eq!(ok.sampler, SamplerConfig::Ucb1 { c: 2.0 });
+    }
+
+    #[test]
+    fn sampler_kind_names_are_serdes() {
+        for kind in SamplerKind::ALL {
+            let tag = toml::Table::try_from(SamplerConfig::of_kind(kind)).unwrap();
+            assert_eq!(tag["kind"].as_str(), Some(kind.as_str()));
+            assert_eq!(kind.as_str().parse::<SamplerKind>(), Ok(kind));
+            assert_eq!(SamplerConfig::of_kind(kind).kind(), kind);
+        }
+        assert!("annealing".parse::<SamplerKind>().unwrap_err().contains("map-elites"));
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::engineer::Evaluation;
 use crate::llm::reply::{extract_tag, strip_thinking};
 use crate::llm::{CallKey, ChatModel, Exchange, Message, ReplayError};
-use crate::seeds::call_seed;
 use crate::prompts::Templates;
+use crate::seeds::call_seed;
 
 const ROLE: &str = "judge";
 

@@ -36,6 +36,7 @@ enum Command {
         seed: Option<u64>,
         #[arg(long)]
         workers: Option<usize>,
+        /// greedy, random, ucb1, map-elites or islands.
         #[arg(long)]
         sampler: Option<SamplerKind>,
         /// Run directory (must not already hold a campaign).
@@ -166,7 +167,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             c.workers = workers.unwrap_or(c.workers);
             c.out = out.or(c.out);
             if let Some(kind) = sampler {
-                c.sampler.kind = kind;
+                c.sampler.set_kind(kind);
             }
             if let Some(source) = llm {
                 let Some(path) = source.strip_prefix("replay:") else {

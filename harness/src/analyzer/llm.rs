@@ -10,8 +10,8 @@ use super::{AnalysisInput, Analyzer, Stats};
 use crate::config::CampaignConfig;
 use crate::llm::reply::parse_analyzer_reply;
 use crate::llm::{CallKey, ChatModel, Exchange, Message, ReplayError};
-use crate::seeds::call_seed;
 use crate::prompts::Templates;
+use crate::seeds::call_seed;
 
 const ROLE: &str = "analyzer";
 /// Output tails and diffs are clipped to this many characters in the prompt.

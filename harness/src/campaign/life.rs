@@ -37,11 +37,8 @@ impl Campaign {
         let campaign = Self::assemble(config, suite, run_dir.clone(), bin)?;
         let manifest = campaign.manifest()?;
         std::fs::write(run_dir.join(CONFIG_FILE), campaign.config.to_toml()).map_err(dir_err)?;
-        std::fs::write(
-            run_dir.join(MANIFEST_FILE),
-            toml::to_string_pretty(&manifest).expect("a manifest serialises"),
-        )
-        .map_err(dir_err)?;
+        std::fs::write(run_dir.join(MANIFEST_FILE), toml::to_string_pretty(&manifest).expect("a manifest serialises"))
+            .map_err(dir_err)?;
         for (key, value) in &manifest {
             let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
             campaign.db.set_meta(key, &text)?;
@@ -126,7 +123,7 @@ impl Campaign {
         put("candidate_file", suite.candidate_file.clone());
         put("researcher", self.roles.researcher.describe());
         put("analyzer", self.roles.analyzer.as_ref().map_or("off".into(), |a| a.id()));
-        put("sampler", self.config.sampler.kind.as_str().into());
+        put("sampler", self.config.sampler.kind().as_str().into());
         put("harness_version", env!("CARGO_PKG_VERSION").into());
         put("git_revision", env!("ASI_EVOLVE_GIT_REVISION").into());
         Ok(m)

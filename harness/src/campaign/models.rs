@@ -33,12 +33,13 @@ impl Models {
                 embeddings: wants_embeddings.then(|| Arc::clone(&replay) as Arc<dyn EmbedModel>),
             });
         }
-        let chat = |role: &'static str, endpoint: Option<&Endpoint>| -> Result<Option<Arc<dyn ChatModel>>, CampaignError> {
-            endpoint
-                .map(|e| ChatClient::new(e).map(|c| Arc::new(c) as Arc<dyn ChatModel>))
-                .transpose()
-                .map_err(|source| CampaignError::Model { role, source })
-        };
+        let chat =
+            |role: &'static str, endpoint: Option<&Endpoint>| -> Result<Option<Arc<dyn ChatModel>>, CampaignError> {
+                endpoint
+                    .map(|e| ChatClient::new(e).map(|c| Arc::new(c) as Arc<dyn ChatModel>))
+                    .transpose()
+                    .map_err(|source| CampaignError::Model { role, source })
+            };
         Ok(Self {
             researcher: if wants_researcher { chat("researcher", config.researcher.llm.as_ref())? } else { None },
             analyzer: if wants_analyzer { chat("analyzer", analyzer_endpoint)? } else { None },

@@ -127,11 +127,11 @@ impl Roles {
             Ok(Proposal { name, motivation, code }) => {
                 let mut draft = unproposed(name, code, motivation, job.grid.clone());
                 let horizon = job.round.saturating_sub(self.window);
-                let evaluation = match self.novelty.duplicate(&draft.code, horizon, &job.parents, self.novelty_similarity)
-                {
-                    Some(why) => Evaluation::not_run(FailureClass::Duplicate, why),
-                    None => self.evaluate_with_debugging(&mut draft, &mut exchanges)?,
-                };
+                let evaluation =
+                    match self.novelty.duplicate(&draft.code, horizon, &job.parents, self.novelty_similarity) {
+                        Some(why) => Evaluation::not_run(FailureClass::Duplicate, why),
+                        None => self.evaluate_with_debugging(&mut draft, &mut exchanges)?,
+                    };
                 (draft, evaluation)
             }
             Err(ProposalError::Replay(e)) => return Err(e.into()),
@@ -243,11 +243,7 @@ impl Roles {
             cell: None,
             stdout_tail: evaluation.stdout_tail,
             stderr_tail: evaluation.stderr_tail,
-            timings: Timings {
-                propose: calls.propose_seconds,
-                evaluate: evaluation.seconds,
-                analyze: analyze_seconds,
-            },
+            timings: Timings { propose: calls.propose_seconds, evaluate: evaluation.seconds, analyze: analyze_seconds },
         };
         if node.is_valid() {
             node.cell = draft.grid.and_then(|g| g.cell(&node)).map(|c| Grid::label(&c));

@@ -11,9 +11,9 @@ use crate::config::{CampaignConfig, ProgramMode};
 use crate::llm::diff::apply_diff_to_evolve_blocks;
 use crate::llm::reply::{ProgramChange, extract_tag, parse_researcher_reply, strip_code_fence, strip_thinking};
 use crate::llm::{CallKey, ChatModel, Endpoint, Message, ReplayError};
-use crate::seeds::call_seed;
 use crate::node::Node;
 use crate::prompts::Templates;
+use crate::seeds::call_seed;
 
 const ROLE: &str = "researcher";
 /// Names and motivations are clipped to keep tables and prompts readable.

@@ -23,7 +23,7 @@ pub use ucb1::Ucb1;
 
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{CampaignConfig, InnerSamplerKind, SamplerKind};
+use crate::config::{CampaignConfig, InnerSamplerKind, SamplerConfig};
 use crate::node::{Node, NodeId};
 
 /// The parents of one round and, for the island sampler, the island the child will live on.
@@ -58,27 +58,32 @@ pub trait Sampler: Send {
 
 /// `seed_code` anchors the diversity feature of MAP-Elites.
 pub fn build(config: &CampaignConfig, seed_code: &str) -> Box<dyn Sampler> {
-    let s = &config.sampler;
-    match s.kind {
-        SamplerKind::Greedy => inner(InnerSamplerKind::Greedy, config),
-        SamplerKind::Random => inner(InnerSamplerKind::Random, config),
-        SamplerKind::Ucb1 => inner(InnerSamplerKind::Ucb1, config),
-        SamplerKind::MapElites => Box::new(MapElites::new(Grid::new(&s.features, seed_code), s.warmup, s.selection)),
-        SamplerKind::Islands => Box::new(Islands::new(
-            (0..s.islands).map(|_| inner(s.inner, config)).collect(),
-            s.migration_interval,
-            s.migration_rate,
-            config.pool_size,
-        )),
+    let pool_size = config.pool_size;
+    match &config.sampler {
+        SamplerConfig::Greedy {} => inner(InnerSamplerKind::Greedy, pool_size, 0.0),
+        SamplerConfig::Random {} => inner(InnerSamplerKind::Random, pool_size, 0.0),
+        SamplerConfig::Ucb1 { c } => inner(InnerSamplerKind::Ucb1, pool_size, *c),
+        SamplerConfig::MapElites { features, selection, warmup } => {
+            Box::new(MapElites::new(Grid::new(features, seed_code), *warmup, *selection))
+        }
+        SamplerConfig::Islands { islands, migration_interval, migration_rate, inner: kind, c } => {
+            Box::new(Islands::new(
+                (0..*islands).map(|_| inner(*kind, pool_size, *c)).collect(),
+                *migration_interval,
+                *migration_rate,
+                pool_size,
+            ))
+        }
     }
 }
 
-fn inner(kind: InnerSamplerKind, config: &CampaignConfig) -> Box<dyn Sampler> {
-    let pool = ElitePool::new(config.pool_size);
+/// `c` is UCB1's exploration constant; the other kinds have no setting.
+fn inner(kind: InnerSamplerKind, pool_size: usize, c: f64) -> Box<dyn Sampler> {
+    let pool = ElitePool::new(pool_size);
     match kind {
         InnerSamplerKind::Greedy => Box::new(Greedy::new(pool)),
         InnerSamplerKind::Random => Box::new(Random::new(pool)),
-        InnerSamplerKind::Ucb1 => Box::new(Ucb1::new(pool, config.sampler.c)),
+        InnerSamplerKind::Ucb1 => Box::new(Ucb1::new(pool, c)),
     }
 }
 

@@ -8,12 +8,12 @@ use rand_chacha::ChaCha8Rng;
 
 use super::testing::node;
 use super::{ElitePool, Greedy, Grid, Islands, MapElites, Random, Sampler, Ucb1};
-use crate::config::{CellSelection, SamplerConfig};
+use crate::config::{CellSelection, default_features};
 use crate::node::NodeId;
 
 /// One of each kind, so every property below holds for all of them.
 fn samplers(cap: usize) -> Vec<Box<dyn Sampler>> {
-    let grid = Grid::new(&SamplerConfig::default().features, "seed\n");
+    let grid = Grid::new(&default_features(), "seed\n");
     let inner: Vec<Box<dyn Sampler>> =
         vec![Box::new(Greedy::new(ElitePool::new(cap))), Box::new(Ucb1::new(ElitePool::new(cap), 1.414))];
     vec![
