@@ -9,6 +9,7 @@ pub mod campaign;
 pub mod cognition;
 pub mod config;
 pub mod database;
+pub mod edit;
 pub mod engineer;
 pub mod judge;
 pub mod llm;

@@ -8,6 +8,7 @@ mod aggregate;
 mod campaign_db;
 mod error;
 mod figures;
+mod page;
 mod paper;
 mod render_html;
 mod render_md;

@@ -3,8 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::render_md::convergence_caption;
-use crate::report::Page;
+use crate::page::{Page, convergence_caption, escape};
 use crate::tables::Table;
 
 const CSS: &str = "
@@ -24,21 +23,6 @@ figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
 svg.tree .node:hover circle, svg.tree .node:hover path { stroke: #000; stroke-width: 2.5; }
 code { background: #f3f3f3; padding: 0 0.2rem; }
 ";
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A plotters SVG without its XML prolog, ready to sit inside HTML.
 fn inline_svg(svg: &str) -> &str {

@@ -2,8 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::figures::describe;
-use crate::report::Page;
+use crate::page::{Page, convergence_caption};
 use crate::tables::Table;
 
 pub fn render(page: &Page) -> String {
@@ -39,20 +38,6 @@ pub fn render(page: &Page) -> String {
     let _ = writeln!(w, "## Data\n");
     let _ = writeln!(w, "{}", page.data_files.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", "));
     md
-}
-
-/// Which references the convergence figure draws and which lie outside it.
-pub fn convergence_caption(page: &Page) -> String {
-    let mut caption = "Lines: mean best-so-far over each arm's seeds; shaded band: min to max over seeds.".to_string();
-    let list = |v: &[asi_evolve_baselines::Baseline]| v.iter().map(describe).collect::<Vec<_>>().join("; ");
-    if !page.convergence.drawn.is_empty() {
-        caption += &format!(" Dashed references: {}.", list(&page.convergence.drawn));
-    }
-    if !page.convergence.outside.is_empty() {
-        caption +=
-            &format!(" References outside the plotted range, so not drawn: {}.", list(&page.convergence.outside));
-    }
-    caption
 }
 
 fn cell(s: &str) -> String {

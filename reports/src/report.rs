@@ -7,7 +7,8 @@ use polars::prelude::{CsvWriter, DataFrame, ParquetWriter, SerWriter};
 
 use crate::aggregate::{self, Aggregates, ArmSummary, RunSummary};
 use crate::error::ReportError;
-use crate::figures::{self, ConvergenceInfo, References};
+use crate::figures::{self, References};
+use crate::page::{Page, TreeFigure};
 use crate::runs::{self, Run};
 use crate::tables::{self, Table};
 use crate::{paper, render_html, render_md, tree};
@@ -42,30 +43,6 @@ pub struct ReportSummary {
     pub files: Vec<PathBuf>,
     pub arms: Vec<ArmSummary>,
     pub runs: Vec<RunSummary>,
-}
-
-/// One drawn evolution tree.
-pub struct TreeFigure {
-    pub arm: String,
-    pub run: String,
-    pub file: String,
-    pub svg: String,
-}
-
-/// Everything the Markdown and HTML writers show, computed once.
-pub struct Page {
-    pub title: String,
-    /// Paragraphs saying what the runs are and what produced them.
-    pub provenance: Vec<String>,
-    pub paper: Table,
-    /// Arms, thresholds (when asked for), failures, runs.
-    pub tables: Vec<Table>,
-    pub convergence: ConvergenceInfo,
-    pub convergence_svg: String,
-    pub final_best_svg: String,
-    pub trees: Vec<TreeFigure>,
-    /// Data files written, relative to the report folder.
-    pub data_files: Vec<String>,
 }
 
 pub fn report(run_dirs: &[PathBuf], out: &Path, options: &ReportOptions) -> Result<ReportSummary, ReportError> {

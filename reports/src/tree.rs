@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::campaign_db::NodeRow;
-use crate::render_html::escape;
+use crate::page::escape;
 
 /// Viridis, sampled at quarters; colour-blind safe and readable in greyscale.
 const VIRIDIS: [(f64, f64, f64); 5] =

@@ -4,7 +4,6 @@
 //! and lessons.
 
 mod client;
-pub mod diff;
 mod embeddings;
 mod endpoint;
 mod error;

@@ -6,9 +6,9 @@ use std::ops::Range;
 
 use proptest::prelude::*;
 
-use super::diff::{SearchReplace, apply_diff, apply_diff_to_evolve_blocks, parse_diff};
 use super::reply::{parse_analyzer_reply, parse_researcher_reply};
-use crate::researcher::evolve_block::evolvable_regions;
+use crate::edit::evolve_block::evolvable_regions;
+use crate::edit::search_replace::{SearchReplace, apply_diff, apply_diff_to_evolve_blocks, parse_diff};
 
 /// Replies assembled from the pieces the parsers look for, plus arbitrary text.
 fn reply_text() -> impl Strategy<Value = String> {

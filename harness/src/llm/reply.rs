@@ -4,7 +4,7 @@
 
 use thiserror::Error;
 
-use super::diff::{self, DiffError, SearchReplace};
+use crate::edit::search_replace::{self, DiffError, SearchReplace};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ReplyError {
@@ -23,7 +23,7 @@ pub enum ReplyError {
 pub enum ProgramChange {
     /// A whole new program.
     Full(String),
-    /// Edits to the parent's EVOLVE blocks, to apply with `diff::apply_diff_to_evolve_blocks`.
+    /// Edits to the parent's EVOLVE blocks, to apply with `search_replace::apply_diff_to_evolve_blocks`.
     Diff(Vec<SearchReplace>),
 }
 
@@ -42,8 +42,8 @@ pub fn parse_researcher_reply(text: &str) -> Result<ResearcherReply, ReplyError>
     let motivation = required(&text, "motivation")?;
     let code = extract_tag(&text, "code");
     let diff_source = code.unwrap_or(&text);
-    let change = if diff::has_diff_blocks(diff_source) {
-        ProgramChange::Diff(diff::parse_diff(diff_source)?)
+    let change = if search_replace::has_diff_blocks(diff_source) {
+        ProgramChange::Diff(search_replace::parse_diff(diff_source)?)
     } else {
         let code = strip_code_fence(code.ok_or(ReplyError::NoProgram)?);
         if code.trim().is_empty() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{DebugContext, Proposal, ProposalError, ResearchContext, Researcher};
 use crate::config::{CampaignConfig, ProgramMode};
-use crate::llm::diff::apply_diff_to_evolve_blocks;
+use crate::edit::search_replace::apply_diff_to_evolve_blocks;
 use crate::llm::reply::{ProgramChange, extract_tag, parse_researcher_reply, strip_code_fence, strip_thinking};
 use crate::llm::{CallKey, ChatModel, Endpoint, Message, ReplayError};
 use crate::node::Node;

@@ -1,7 +1,6 @@
 //! The Researcher: from sampled parents (and retrieved cognition) to a new named, motivated
 //! program.
 
-pub mod evolve_block;
 pub mod literals;
 mod llm;
 mod mutate;

@@ -9,10 +9,10 @@ use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 use similar::{DiffOp, TextDiff};
 
-use super::evolve_block::{evolvable_regions, line_of};
 use super::literals::{Literal, find_literals, format_float};
 use super::{Proposal, ProposalError, ResearchContext, Researcher};
 use crate::config::ResearcherConfig;
+use crate::edit::evolve_block::{evolvable_regions, line_of};
 
 /// Smallest relative step: below it a change is lost in the evaluator's noise floor.
 const MIN_RELATIVE_STEP: f64 = 1e-4;

@@ -1,7 +1,6 @@
 //! Cognition items written the ASI-Evolve way: a JSON file, or a Python file holding a list
 //! literal of strings, dicts or `CognitionItem(content=…, source=…)` calls. Items are read
-//! without running anything, and can be written out as the markdown folder `CognitionBase`
-//! loads.
+//! without running anything and handed to `CognitionBase` in memory (`CognitionSource::Items`).
 
 use std::path::Path;
 

@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use thiserror::Error;
 
-use crate::researcher::evolve_block::{self, BlockError};
+use super::evolve_block::{self, BlockError};
 
 const SEARCH: &str = "<<<<<<< SEARCH";
 const DIVIDER: &str = "=======";
