@@ -6,6 +6,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use crate::config::CognitionConfig;
 use crate::llm::{CallKey, EmbedModel, Exchange, ReplayError, cosine};
 use crate::node::Retrieved;
 use crate::suite::{CognitionSource, Suite};
@@ -148,17 +149,15 @@ impl CognitionBase {
     /// The best `top_k` items by cosine similarity of their embedding with the query's, at
     /// least `min_similarity`. The query is embedded as round `round`'s `embedding` call; if
     /// that fails, BM25 with `min_score` answers instead.
-    #[allow(clippy::too_many_arguments)]
     pub fn retrieve_by_embedding(
         &self,
         model: &dyn EmbedModel,
         round: u64,
         query: &str,
-        top_k: usize,
-        min_similarity: f64,
-        min_score: f64,
+        settings: &CognitionConfig,
         exchanges: &mut Vec<Exchange>,
     ) -> Result<Vec<(&CognitionItem, Retrieved)>, ReplayError> {
+        let CognitionConfig { top_k, min_similarity, min_score, .. } = *settings;
         let Some(vectors) = &self.vectors else { return Ok(self.retrieve(query, top_k, min_score)) };
         let (result, exchange) = model.embed(CallKey { round, role: "embedding", seq: 0 }, &[query.to_owned()])?;
         exchanges.push(exchange);

@@ -10,7 +10,7 @@ use crate::error::ReportError;
 use crate::figures::{self, References};
 use crate::page::{Page, TreeFigure};
 use crate::runs::{self, Run};
-use crate::tables::{self, Table};
+use crate::tables;
 use crate::{paper, render_html, render_md, tree};
 
 /// Which campaigns get their evolution tree drawn in the HTML report.

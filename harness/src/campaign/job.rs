@@ -43,15 +43,9 @@ pub fn assemble_round(
             let query = query.join("\n");
             let c = &config.cognition;
             let hits = match embeddings {
-                Some(model) if base.has_embeddings() => base.retrieve_by_embedding(
-                    model,
-                    round,
-                    &query,
-                    c.top_k,
-                    c.min_similarity,
-                    c.min_score,
-                    &mut exchanges,
-                )?,
+                Some(model) if base.has_embeddings() => {
+                    base.retrieve_by_embedding(model, round, &query, c, &mut exchanges)?
+                }
                 _ => base.retrieve(&query, c.top_k, c.min_score),
             };
             hits.into_iter().map(|(item, hit)| (item.clone(), hit)).unzip()
