@@ -4,6 +4,17 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh --ml
 source scripts/env.sh
+# A one-node Slurm on 127.0.0.1 for tests/slurm.rs, stopped again at the end if started here.
+# As root (CI) the Slurm tests are required; otherwise they run if a Slurm is already up.
+if [ "$(id -u)" = 0 ]; then
+    if ! sinfo -h >/dev/null 2>&1; then
+        bash scripts/slurm-local.sh start
+        trap 'bash scripts/slurm-local.sh stop' EXIT
+    fi
+    export ASI_EVOLVE_REQUIRE_SLURM=1
+elif ! sinfo -h >/dev/null 2>&1; then
+    echo "test.sh: not root and no Slurm running: tests/slurm.rs will be SKIPPED (see scripts/slurm-local.sh)" >&2
+fi
 cargo test --workspace --locked "$@"
 # The end-to-end tests built the binary; a separate `cargo build -p` would resolve features
 # differently and rebuild polars.

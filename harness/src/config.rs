@@ -53,6 +53,9 @@ pub struct CampaignConfig {
     pub engineer: EngineerConfig,
     pub judge: JudgeConfig,
     pub budget: BudgetConfig,
+    /// Where evaluator stages run: `local` (default) or `slurm`.
+    #[serde(deserialize_with = "executor_section")]
+    pub executor: crate::engineer::executor::ExecutorConfig,
 }
 
 impl Default for CampaignConfig {
@@ -75,6 +78,7 @@ impl Default for CampaignConfig {
             engineer: EngineerConfig::default(),
             judge: JudgeConfig::default(),
             budget: BudgetConfig::default(),
+            executor: Default::default(),
         }
     }
 }
@@ -280,6 +284,12 @@ where
 
 fn sampler_section<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SamplerConfig, D::Error> {
     tagged_section(deserializer, "sampler")
+}
+
+fn executor_section<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<crate::engineer::executor::ExecutorConfig, D::Error> {
+    tagged_section(deserializer, "executor")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -532,7 +542,7 @@ impl CampaignConfig {
         if self.engineer.output_cap_bytes < 1024 {
             return invalid("engineer.output_cap_bytes", "must be at least 1024");
         }
-        Ok(())
+        self.executor.validate().map_err(|(key, message)| ConfigError::Invalid { key, message })
     }
 }
 

@@ -115,6 +115,28 @@ enum Command {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// Inside a Slurm job: run one evaluator stage and record how it ended (the slurm executor's launcher).
+    #[command(hide = true)]
+    SlurmStage {
+        #[arg(long)]
+        status: PathBuf,
+        #[command(flatten)]
+        limits: StageLimits,
+        #[arg(required = true, last = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct StageLimits {
+    #[arg(long)]
+    address_space_mb: Option<u64>,
+    #[arg(long)]
+    cpu_seconds: Option<u64>,
+    #[arg(long)]
+    file_size_mb: Option<u64>,
+    #[arg(long)]
+    open_files: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -206,6 +228,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Evaluate { suite, program, workdir } => evaluate(&suite, &program, workdir),
         Command::Verify { designs, junit } => Ok(asi_evolve::verify::run(&designs, junit.as_deref())?),
+        Command::SlurmStage { status, limits: l, command } => {
+            let limits = asi_evolve::suite::Limits {
+                address_space_mb: l.address_space_mb,
+                cpu_seconds: l.cpu_seconds,
+                file_size_mb: l.file_size_mb,
+                open_files: l.open_files,
+            };
+            let code = asi_evolve::engineer::executor::slurm::launch::run_stage(&status, &limits, &command[0], &command[1..]);
+            Ok(ExitCode::from(code.clamp(0, 255) as u8))
+        }
         Command::ValidatePacking { n, packing, results } => {
             let text = std::fs::read_to_string(&packing)
                 .with_context(|| format!("cannot read packing file {}", packing.display()))?;

@@ -80,9 +80,10 @@ impl Campaign {
             self.commit(&mut ledger, seed)?;
         }
 
-        // Evaluations a killed controller left running would write into folders we reuse.
+        // Evaluations a killed controller left running (process groups, Slurm jobs) would write
+        // into folders we reuse: they are stopped, and their rounds run again.
         for dir in in_flight_dirs(&self.roles.run_dir, ledger.nodes.len() as u64) {
-            crate::engineer::kill_stale_group(&dir);
+            self.roles.engineer.clear_stale(&dir);
         }
         let mut cursor = self.rebuild_sampler(&ledger.nodes)?;
 

@@ -89,7 +89,9 @@ impl Campaign {
         let analyzer = crate::analyzer::build(&config, models.analyzer.clone(), templates.clone());
         let judge = models.judge.clone().map(|m| Judge::new(m, templates.clone(), config.judge.ratio, config.seed));
         let db = Database::open(&run_dir)?;
-        let engineer = Engineer::new(suite.clone(), bin, config.engineer.timeout_s, config.engineer.output_cap_bytes);
+        let executor = crate::engineer::executor::build(&config.executor, &bin);
+        let engineer = Engineer::new(suite.clone(), bin, config.engineer.timeout_s, config.engineer.output_cap_bytes)
+            .with_executor(executor);
         let roles = Roles {
             engineer,
             researcher,

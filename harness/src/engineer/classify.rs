@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::Evaluation;
 use super::limits::signal_meaning;
 use super::results;
-use super::sandbox::Exit;
+use super::executor::Exit;
 use crate::node::{FailureClass, Status};
 
 /// Classifies a run from its exit, its results file (`results_name` holding `results`, if it
@@ -16,8 +16,12 @@ pub fn classify(exit: Exit, results: Option<&str>, results_name: &str, stderr: &
     if exit == Exit::TimedOut {
         return fail(
             FailureClass::Timeout,
-            format!("evaluation exceeded the {:.0} s timeout; its process group was killed", timeout.as_secs_f64()),
+            format!("evaluation exceeded the {:.0} s timeout and was stopped", timeout.as_secs_f64()),
         );
+    }
+    // The scheduler ended it before the command did: whatever it wrote may be partial.
+    if let Exit::Lost(why) = exit {
+        return fail(FailureClass::Crash, why);
     }
     if let Some(text) = results {
         return match results::parse(text) {
@@ -64,7 +68,7 @@ pub fn classify(exit: Exit, results: Option<&str>, results_name: &str, stderr: &
                 None => format!("killed by signal {sig}"),
             },
         ),
-        Exit::TimedOut => unreachable!("handled above"),
+        Exit::TimedOut | Exit::Lost(_) => unreachable!("handled above"),
     }
 }
 
@@ -116,6 +120,8 @@ mod tests {
         let garbage = classify(Exit::Code(0), Some("not json"), "results.stage2.json", "", T);
         assert_eq!(garbage.failure, Some(FailureClass::BadOutput));
         assert!(garbage.reason.unwrap().contains("results.stage2.json"));
+        let lost = c(Exit::Lost("the Slurm job ended NODE_FAIL".into()), Some(r#"{"score": 1.0}"#), "");
+        assert_eq!((lost.failure, lost.reason.as_deref()), (Some(FailureClass::Crash), Some("the Slurm job ended NODE_FAIL")));
         let killed = c(Exit::Signal(libc::SIGXCPU), None, "");
         assert_eq!(killed.failure, Some(FailureClass::Crash));
         assert!(killed.reason.unwrap().contains("cpu_seconds"));

@@ -4,6 +4,7 @@
 
 pub mod cascade;
 mod classify;
+pub mod executor;
 mod limits;
 pub mod results;
 pub mod sandbox;
@@ -11,6 +12,7 @@ mod stale;
 mod static_check;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -20,7 +22,7 @@ pub use stale::{PGID_FILE, kill_stale_group};
 
 use crate::node::{FailureClass, Status};
 use crate::suite::Suite;
-use sandbox::{Exit, RunOutput, RunSpec};
+use executor::{Executor, Exit, StageJob};
 
 /// Results file name of a one-stage evaluator inside the working directory (also passed as
 /// `ASI_EVOLVE_RESULTS`); stage i of a cascade writes `results.stage<i>.json`.
@@ -87,6 +89,9 @@ pub struct Engineer {
     /// One per stage: the stage's own timeout, or the campaign's override for all of them.
     timeouts: Vec<Duration>,
     output_cap: usize,
+    /// Where the stages run; the static check always runs locally (it is cheap and needs no
+    /// cluster resources).
+    executor: Arc<dyn Executor>,
 }
 
 /// The node being evaluated: what every command's placeholders and environment refer to.
@@ -104,7 +109,23 @@ impl Engineer {
             .iter()
             .map(|stage| Duration::from_secs_f64(timeout_override.unwrap_or(stage.timeout_s)))
             .collect();
-        Self { suite, bin, timeouts, output_cap }
+        Self { suite, bin, timeouts, output_cap, executor: Arc::new(executor::Local) }
+    }
+
+    /// The same Engineer running its stages through `executor`.
+    pub fn with_executor(self, executor: Arc<dyn Executor>) -> Self {
+        Self { executor, ..self }
+    }
+
+    pub fn executor(&self) -> &dyn Executor {
+        self.executor.as_ref()
+    }
+
+    /// Stops whatever a dead controller left running for `workdir` (the static check's process
+    /// group, the executor's processes or jobs).
+    pub fn clear_stale(&self, workdir: &Path) {
+        kill_stale_group(workdir);
+        self.executor.clear_stale(workdir);
     }
 
     pub fn suite(&self) -> &Suite {
@@ -125,7 +146,7 @@ impl Engineer {
 
     fn try_evaluate(&self, code: &str, workdir: &Path, seed: u64) -> std::io::Result<Evaluation> {
         if workdir.exists() {
-            kill_stale_group(workdir);
+            self.clear_stale(workdir);
             std::fs::remove_dir_all(workdir)?;
         }
         std::fs::create_dir_all(workdir)?;
@@ -141,7 +162,7 @@ impl Engineer {
         if let Some(check) = &self.suite.evaluator.static_check {
             let timeout = static_check::MAX_TIMEOUT.min(self.timeouts[0]);
             // Its own results path, so nothing it writes can pass for the evaluator's results.
-            let out = self.run(check, &node, 0, &workdir.join(CHECK_RESULTS_FILE), timeout)?;
+            let out = sandbox::run(&self.job(check, &node, 0, &workdir.join(CHECK_RESULTS_FILE), timeout).sandbox_spec())?;
             if let Some(failed) = static_check::verdict(&out, timeout) {
                 std::fs::write(workdir.join("stdout.log"), &failed.stdout_tail)?;
                 std::fs::write(workdir.join("stderr.log"), &failed.stderr_tail)?;
@@ -156,7 +177,7 @@ impl Engineer {
             let [results_name, stdout_name, stderr_name] = cascade::stage_files(i, n);
             let results_path = workdir.join(&results_name);
             let timeout = self.timeouts[i - 1];
-            let out = self.run(&stage.command, &node, i, &results_path, timeout)?;
+            let out = self.executor.run(&self.job(&stage.command, &node, i, &results_path, timeout))?;
             let stdout_tail = out.stdout.text();
             let stderr_tail = out.stderr.text();
             std::fs::write(workdir.join(stdout_name), &stdout_tail)?;
@@ -176,15 +197,8 @@ impl Engineer {
         Ok(evaluation)
     }
 
-    /// Runs one command (the static check is stage 0) in the node's folder, in the sandbox.
-    fn run(
-        &self,
-        words: &[String],
-        node: &Node<'_>,
-        stage: usize,
-        results: &Path,
-        timeout: Duration,
-    ) -> std::io::Result<RunOutput> {
+    /// One command (the static check is stage 0) to run in the node's folder.
+    fn job(&self, words: &[String], node: &Node<'_>, stage: usize, results: &Path, timeout: Duration) -> StageJob {
         let expand = |word: &str| {
             word.replace("{suite_dir}", &self.suite.dir.to_string_lossy())
                 .replace("{candidate}", &node.candidate.to_string_lossy())
@@ -193,16 +207,16 @@ impl Engineer {
         };
         let mut words = words.iter().map(|w| expand(w));
         let program = words.next().expect("suite loading rejects an empty command");
-        sandbox::run(&RunSpec {
+        StageJob {
             program,
             args: words.collect(),
-            cwd: node.workdir.to_owned(),
+            workdir: node.workdir.to_owned(),
             env: self.environment(node, results, stage),
+            stage,
             timeout,
             output_cap: self.output_cap,
             limits: self.suite.evaluator.limits,
-            record_group_in: Some(node.workdir.to_owned()),
-        })
+        }
     }
 
     fn environment(&self, node: &Node<'_>, results: &Path, stage: usize) -> Vec<(String, String)> {

@@ -1,0 +1,47 @@
+//! The local executor: the stage is a child process in its own process group on this machine
+//! (`sandbox`), its group recorded in the node's folder while it runs (`stale`).
+
+use std::path::Path;
+
+use super::{Executor, Exit, Finished, StageJob};
+use crate::engineer::sandbox::{self, RunSpec};
+use crate::engineer::stale;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Local;
+
+impl StageJob {
+    /// The sandbox's description of this job, its group recorded in the node's folder.
+    pub fn sandbox_spec(&self) -> RunSpec {
+        RunSpec {
+            program: self.program.clone(),
+            args: self.args.clone(),
+            cwd: self.workdir.clone(),
+            env: self.env.clone(),
+            timeout: self.timeout,
+            output_cap: self.output_cap,
+            limits: self.limits,
+            record_group_in: Some(self.workdir.clone()),
+        }
+    }
+}
+
+impl Executor for Local {
+    fn run(&self, job: &StageJob) -> std::io::Result<Finished> {
+        let out = sandbox::run(&job.sandbox_spec())?;
+        let exit = match out.exit {
+            sandbox::Exit::Code(c) => Exit::Code(c),
+            sandbox::Exit::Signal(s) => Exit::Signal(s),
+            sandbox::Exit::TimedOut => Exit::TimedOut,
+        };
+        Ok(Finished { exit, stdout: out.stdout, stderr: out.stderr, elapsed: out.elapsed })
+    }
+
+    fn clear_stale(&self, workdir: &Path) {
+        stale::kill_stale_group(workdir);
+    }
+
+    fn describe(&self) -> String {
+        "local".into()
+    }
+}

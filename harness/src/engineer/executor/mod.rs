@@ -1,0 +1,75 @@
+//! Where an evaluator stage runs. The Engineer prepares the node's folder, the command and its
+//! environment; an executor runs that one command and reports how it ended, its output tails
+//! and how long it took. `local` is a sandboxed child process (`sandbox`), `slurm` one batch
+//! job per stage. Both report the same `Exit` for the same outcome, so a deterministic
+//! evaluator gives the same node table through either.
+
+pub mod config;
+mod local;
+pub mod slurm;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::{ExecutorConfig, SlurmConfig};
+pub use local::Local;
+pub use slurm::Slurm;
+
+pub use super::sandbox::Captured;
+use crate::suite::Limits;
+
+/// One stage to run: `program args` in `workdir` (the node's folder) with exactly `env`.
+#[derive(Debug, Clone)]
+pub struct StageJob {
+    pub program: String,
+    pub args: Vec<String>,
+    pub workdir: PathBuf,
+    pub env: Vec<(String, String)>,
+    /// The stage's number, from 1 (names its job and files).
+    pub stage: usize,
+    pub timeout: Duration,
+    pub output_cap: usize,
+    pub limits: Limits,
+}
+
+/// How a stage ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+    /// It ran past its timeout and was stopped (process group killed, or job cancelled).
+    TimedOut,
+    /// The scheduler ended it for a reason of its own (cancelled, node failure, out of
+    /// memory, preempted, pending too long); the text names the scheduler's state.
+    Lost(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub exit: Exit,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    pub elapsed: Duration,
+}
+
+pub trait Executor: Send + Sync {
+    /// Runs one stage to its end; nothing it started is left running when this returns.
+    fn run(&self, job: &StageJob) -> std::io::Result<Finished>;
+
+    /// Stops whatever a controller that died left running for the node folder `workdir`
+    /// (a process group, or batch jobs), so the folder can be reused.
+    fn clear_stale(&self, workdir: &Path);
+
+    /// One line for the run's metadata.
+    fn describe(&self) -> String;
+}
+
+/// The executor a campaign's `[executor]` section asks for; `bin` is the `asi-evolve`
+/// executable (the Slurm job's launcher).
+pub fn build(config: &ExecutorConfig, bin: &Path) -> Arc<dyn Executor> {
+    match config {
+        ExecutorConfig::Local {} => Arc::new(Local),
+        ExecutorConfig::Slurm(c) => Arc::new(Slurm::new(c.clone(), bin.to_owned())),
+    }
+}

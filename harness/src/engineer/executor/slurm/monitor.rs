@@ -1,0 +1,111 @@
+//! One `squeue` poll for every job in flight, however many workers wait on them: a thread
+//! that runs while jobs are watched, and a condition variable the waiters sleep on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::cli::{self, JobId};
+use super::state::VANISHED;
+
+/// Polls in a row a job may be missing from `squeue` before it counts as gone (a job is
+/// briefly unlisted right after submission on some versions).
+const MISSING_POLLS: u32 = 3;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// `squeue`'s `%T`, empty before the first poll answered.
+    pub state: String,
+    pub reason: String,
+    missing: u32,
+}
+
+#[derive(Default)]
+struct Watched {
+    jobs: HashMap<JobId, Seen>,
+    polling: bool,
+    /// The last poll's complaint, if it failed (Slurm's controller unreachable, …).
+    error: Option<String>,
+}
+
+pub struct Monitor {
+    interval: Duration,
+    watched: Mutex<Watched>,
+    polled: Condvar,
+}
+
+impl Monitor {
+    pub fn new(interval: Duration) -> Arc<Self> {
+        Arc::new(Self { interval, watched: Mutex::default(), polled: Condvar::new() })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Watched> {
+        self.watched.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn watch(self: &Arc<Self>, id: JobId) {
+        let mut w = self.lock();
+        w.jobs.insert(id, Seen::default());
+        if !w.polling {
+            w.polling = true;
+            let monitor = Arc::clone(self);
+            thread::spawn(move || monitor.poll_while_watched());
+        }
+    }
+
+    pub fn unwatch(&self, id: JobId) {
+        self.lock().jobs.remove(&id);
+    }
+
+    /// What the next poll (or one within `at_most`) saw of `id`, and the poll's error if it failed.
+    pub fn next(&self, id: JobId, at_most: Duration) -> (Seen, Option<String>) {
+        let deadline = Instant::now() + at_most;
+        let w = self.lock();
+        let before = w.jobs.get(&id).cloned();
+        let (w, _) = self
+            .polled
+            .wait_timeout_while(w, deadline.saturating_duration_since(Instant::now()), |w| {
+                w.jobs.get(&id).cloned() == before && Instant::now() < deadline
+            })
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (w.jobs.get(&id).cloned().unwrap_or_default(), w.error.clone())
+    }
+
+    fn poll_while_watched(&self) {
+        loop {
+            let ids: Vec<JobId> = {
+                let mut w = self.lock();
+                if w.jobs.is_empty() {
+                    w.polling = false;
+                    return;
+                }
+                w.jobs.keys().copied().collect()
+            };
+            let answer = cli::squeue(&ids);
+            {
+                let mut w = self.lock();
+                match answer {
+                    Ok(lines) => {
+                        w.error = None;
+                        let by_id: HashMap<JobId, cli::Queued> = lines.into_iter().map(|q| (q.id, q)).collect();
+                        for (id, seen) in w.jobs.iter_mut() {
+                            match by_id.get(id) {
+                                Some(q) => *seen = Seen { state: q.state.clone(), reason: q.reason.clone(), missing: 0 },
+                                None => {
+                                    seen.missing += 1;
+                                    if seen.missing >= MISSING_POLLS {
+                                        seen.state = VANISHED.into();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => w.error = Some(e),
+                }
+            }
+            self.polled.notify_all();
+            thread::sleep(self.interval);
+        }
+    }
+}
