@@ -117,10 +117,6 @@ impl Engineer {
         Self { executor, ..self }
     }
 
-    pub fn executor(&self) -> &dyn Executor {
-        self.executor.as_ref()
-    }
-
     /// Stops whatever a dead controller left running for `workdir` (the static check's process
     /// group, the executor's processes or jobs).
     pub fn clear_stale(&self, workdir: &Path) {

@@ -40,8 +40,4 @@ impl Executor for Local {
     fn clear_stale(&self, workdir: &Path) {
         stale::kill_stale_group(workdir);
     }
-
-    fn describe(&self) -> String {
-        "local".into()
-    }
 }

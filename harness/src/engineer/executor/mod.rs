@@ -61,8 +61,6 @@ pub trait Executor: Send + Sync {
     /// (a process group, or batch jobs), so the folder can be reused.
     fn clear_stale(&self, workdir: &Path);
 
-    /// One line for the run's metadata.
-    fn describe(&self) -> String;
 }
 
 /// The executor a campaign's `[executor]` section asks for; `bin` is the `asi-evolve`

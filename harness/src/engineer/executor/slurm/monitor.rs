@@ -25,8 +25,6 @@ pub struct Seen {
 struct Watched {
     jobs: HashMap<JobId, Seen>,
     polling: bool,
-    /// The last poll's complaint, if it failed (Slurm's controller unreachable, …).
-    error: Option<String>,
 }
 
 pub struct Monitor {
@@ -58,8 +56,9 @@ impl Monitor {
         self.lock().jobs.remove(&id);
     }
 
-    /// What the next poll (or one within `at_most`) saw of `id`, and the poll's error if it failed.
-    pub fn next(&self, id: JobId, at_most: Duration) -> (Seen, Option<String>) {
+    /// What the next poll that changed `id`'s state saw, or its state after `at_most`. A poll
+    /// that fails (Slurm's controller unreachable) changes nothing: the job is asked about again.
+    pub fn next(&self, id: JobId, at_most: Duration) -> Seen {
         let deadline = Instant::now() + at_most;
         let w = self.lock();
         let before = w.jobs.get(&id).cloned();
@@ -69,7 +68,7 @@ impl Monitor {
                 w.jobs.get(&id).cloned() == before && Instant::now() < deadline
             })
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        (w.jobs.get(&id).cloned().unwrap_or_default(), w.error.clone())
+        w.jobs.get(&id).cloned().unwrap_or_default()
     }
 
     fn poll_while_watched(&self) {
@@ -82,26 +81,21 @@ impl Monitor {
                 }
                 w.jobs.keys().copied().collect()
             };
-            let answer = cli::squeue(&ids);
-            {
+            if let Ok(lines) = cli::squeue(&ids) {
                 let mut w = self.lock();
-                match answer {
-                    Ok(lines) => {
-                        w.error = None;
-                        let by_id: HashMap<JobId, cli::Queued> = lines.into_iter().map(|q| (q.id, q)).collect();
-                        for (id, seen) in w.jobs.iter_mut() {
-                            match by_id.get(id) {
-                                Some(q) => *seen = Seen { state: q.state.clone(), reason: q.reason.clone(), missing: 0 },
-                                None => {
-                                    seen.missing += 1;
-                                    if seen.missing >= MISSING_POLLS {
-                                        seen.state = VANISHED.into();
-                                    }
-                                }
+                let by_id: HashMap<JobId, cli::Queued> = lines.into_iter().map(|q| (q.id, q)).collect();
+                // Only the jobs this poll asked about: one watched since may not be listed yet.
+                for id in &ids {
+                    let Some(seen) = w.jobs.get_mut(id) else { continue };
+                    match by_id.get(id) {
+                        Some(q) => *seen = Seen { state: q.state.clone(), reason: q.reason.clone(), missing: 0 },
+                        None => {
+                            seen.missing += 1;
+                            if seen.missing >= MISSING_POLLS {
+                                seen.state = VANISHED.into();
                             }
                         }
                     }
-                    Err(e) => w.error = Some(e),
                 }
             }
             self.polled.notify_all();
