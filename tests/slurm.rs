@@ -248,3 +248,15 @@ fn a_job_cancelled_by_hand_or_killed_for_memory_is_recorded_with_its_state() {
     // Enforced by cgroups the state is OUT_OF_MEMORY; by sampling (the one-node cluster), FAILED.
     assert!(why.contains("memory") && (why.contains("OUT_OF_MEMORY") || why.contains("FAILED")), "{why}");
 }
+
+#[test]
+fn a_job_pending_past_max_pending_s_is_cancelled_with_slurm_s_reason() {
+    let Some(_serial) = serial() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = script_suite(tmp.path(), "echo '{\"score\": 1}' > \"$ASI_EVOLVE_RESULTS\"\n", 60.0);
+    // Eligible only in an hour: it pends with the reason BeginTime.
+    let node = seed_node(&suite, "max_pending_s = 2\nextra_args = [\"--begin=now+3600\"]\n", None);
+    assert_eq!((node.status, node.failure), (Status::Failed, Some(FailureClass::Crash)));
+    let why = node.reason.unwrap_or_default();
+    assert!(why.contains("PENDING after 2 s") && why.contains("BeginTime"), "{why}");
+}
