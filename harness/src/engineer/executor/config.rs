@@ -10,7 +10,7 @@ pub enum ExecutorConfig {
     Local {},
     /// One Slurm batch job per stage (shared filesystem: the node folders must be at the same
     /// path on the compute nodes).
-    Slurm(SlurmConfig),
+    Slurm(Box<SlurmConfig>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,13 +159,13 @@ mod tests {
 
     #[test]
     fn nonsense_values_are_named() {
-        let bad = |c: SlurmConfig| ExecutorConfig::Slurm(c).validate().unwrap_err().0;
+        let bad = |c: SlurmConfig| ExecutorConfig::Slurm(Box::new(c)).validate().unwrap_err().0;
         assert_eq!(bad(SlurmConfig { time_limit: Some("1 hour".into()), ..Default::default() }), "executor.time_limit");
         assert_eq!(bad(SlurmConfig { time_limit: Some("1h".into()), ..Default::default() }), "executor.time_limit");
         assert_eq!(bad(SlurmConfig { cpus_per_task: Some(0), ..Default::default() }), "executor.cpus_per_task");
         assert_eq!(bad(SlurmConfig { poll_interval_s: 0.0, ..Default::default() }), "executor.poll_interval_s");
         assert_eq!(bad(SlurmConfig { max_pending_s: Some(-1.0), ..Default::default() }), "executor.max_pending_s");
         assert_eq!(bad(SlurmConfig { extra_args: vec!["--wait".into()], ..Default::default() }), "executor.extra_args");
-        assert!(ExecutorConfig::Slurm(SlurmConfig::default()).validate().is_ok());
+        assert!(ExecutorConfig::Slurm(Box::default()).validate().is_ok());
     }
 }

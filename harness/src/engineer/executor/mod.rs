@@ -68,6 +68,6 @@ pub trait Executor: Send + Sync {
 pub fn build(config: &ExecutorConfig, bin: &Path) -> Arc<dyn Executor> {
     match config {
         ExecutorConfig::Local {} => Arc::new(Local),
-        ExecutorConfig::Slurm(c) => Arc::new(Slurm::new(c.clone(), bin.to_owned())),
+        ExecutorConfig::Slurm(c) => Arc::new(Slurm::new(SlurmConfig::clone(c), bin.to_owned())),
     }
 }
