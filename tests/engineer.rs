@@ -1,6 +1,6 @@
 //! End to end: the Engineer under faults (memory limit, a flood of output, garbage, NaN, a
-//! failing exit), cascade evaluation, the static check, and suites in the ASI-Evolve and
-//! OpenEvolve layouts. Every campaign must complete, each failing node must say why, and no
+//! failing exit), cascade evaluation and the static check (the peers' layouts are in
+//! tests/peers.rs). Every campaign must complete, each failing node must say why, and no
 //! evaluator process may outlive its campaign.
 
 mod common;
@@ -232,36 +232,4 @@ fn the_circle_packing_static_check_catches_a_syntax_error_before_the_evaluator()
     assert_eq!(report["failure"], "syntax_error", "{report}");
     assert!(report["reason"].as_str().unwrap().contains("SyntaxError"), "{report}");
     assert!(!workdir.join("packing.json").exists() && !workdir.join("results.json").exists(), "the evaluator ran");
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name)
-}
-
-#[test]
-fn an_asi_evolve_experiment_folder_runs_as_it_is() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = fixture("asi-evolve-experiment");
-    let nodes = campaign(&dir, 5, &tmp.path().join("run"));
-    assert_eq!(nodes.len(), 6);
-    assert!(nodes.iter().all(|n| n.status == Status::Valid || n.failure == Some(FailureClass::Duplicate)), "{nodes:?}");
-    assert_eq!(nodes[0].score, Some(-6.25));
-    assert!(tmp.path().join("run/nodes/00000/code").is_file(), "the candidate is ./code, as eval.sh expects");
-
-    let suite = asi_evolve::suite::Suite::resolve(dir.to_str().unwrap()).unwrap();
-    let cognition = asi_evolve::cognition::CognitionBase::for_suite(&suite).unwrap();
-    assert_eq!(cognition.len(), 2, "init_cognition.py's items, read without running it");
-}
-
-#[test]
-fn an_openevolve_example_folder_runs_as_it_is_with_its_cascade() {
-    let tmp = tempfile::tempdir().unwrap();
-    let nodes = campaign(&fixture("openevolve-example"), 5, &tmp.path().join("run"));
-    assert_eq!(nodes.len(), 6);
-    let seed = &nodes[0];
-    assert_eq!(seed.status, Status::Valid, "{:?}", seed.reason);
-    assert_eq!(seed.score, Some(1.0 / (1.0 + 2.5 * 2.5)));
-    assert_eq!((seed.metrics["stage"].as_u64(), seed.metrics["x"].as_f64()), (Some(2), Some(0.5)));
-    assert!(seed.feedback.contains("x = 0.5"), "artifacts become feedback: {}", seed.feedback);
-    assert!(nodes.iter().all(|n| n.status == Status::Valid || n.failure == Some(FailureClass::Duplicate)), "{nodes:?}");
 }

@@ -56,6 +56,7 @@ pub struct CampaignConfig {
     /// Where evaluator stages run: `local` (default) or `slurm`.
     #[serde(deserialize_with = "executor_section")]
     pub executor: crate::engineer::executor::ExecutorConfig,
+    pub report: ReportConfig,
 }
 
 impl Default for CampaignConfig {
@@ -79,6 +80,7 @@ impl Default for CampaignConfig {
             judge: JudgeConfig::default(),
             budget: BudgetConfig::default(),
             executor: Default::default(),
+            report: ReportConfig::default(),
         }
     }
 }
@@ -387,6 +389,19 @@ pub struct BudgetConfig {
     pub max_cost_usd: Option<f64>,
     /// Total prompt + completion tokens.
     pub max_tokens: Option<u64>,
+}
+
+/// How `show` and reports present a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// The metric shown beside the score and compared with the reference numbers, when the
+    /// score is not in the task's own units (an OpenEvolve example's `sum_radii` beside its
+    /// `combined_score`); default: the suite's.
+    pub primary_metric: Option<String>,
+    /// Whose reference numbers (`baselines/reported.toml`) the run is compared with, e.g.
+    /// `circle-packing` for a peer's circle-packing folder; default: the suite's name.
+    pub baselines: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

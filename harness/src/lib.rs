@@ -8,6 +8,7 @@ pub mod analyzer;
 pub mod campaign;
 pub mod cognition;
 pub mod config;
+pub mod config_layers;
 pub mod database;
 pub mod edit;
 pub mod engineer;

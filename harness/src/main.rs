@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use asi_evolve::ablation::{self, CellOutcome};
 use asi_evolve::campaign::{self, Campaign, Comparison};
 use asi_evolve::config::{CampaignConfig, SamplerKind};
+use asi_evolve::config_layers;
 use asi_evolve::engineer::Engineer;
 use asi_evolve::node::Status;
 use asi_evolve::suite::Suite;
@@ -175,15 +176,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             finish_campaign(Campaign::resume(&run_dir, bin, workers)?)
         }
         Command::Run { resume: None, suite, config, rounds, seed, workers, sampler, out, llm } => {
-            let mut c = match &config {
-                Some(path) => CampaignConfig::from_file(path)?,
-                None => CampaignConfig::default(),
-            };
-            if let Some(s) = suite {
-                c.suite = s;
-            } else if config.is_none() {
+            if suite.is_none() && config.is_none() {
                 bail!("name a suite (e.g. `asi-evolve run circle-packing`) or pass --config");
             }
+            let mut c = config_layers::load(config.as_deref(), suite.as_deref())?;
             c.rounds = rounds.unwrap_or(c.rounds);
             c.seed = seed.unwrap_or(c.seed);
             c.workers = workers.unwrap_or(c.workers);
@@ -205,11 +201,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Rerun { run_dir, out } => rerun(&run_dir, out),
         Command::Ablate { suite, arms, seeds, rounds, parallel, config, out } => {
-            let mut base = match &config {
-                Some(path) => CampaignConfig::from_file(path)?,
-                None => CampaignConfig::default(),
-            };
-            base.suite = suite;
+            let mut base = config_layers::load(config.as_deref(), Some(&suite))?;
             base.rounds = rounds.unwrap_or(base.rounds);
             base.validate()?;
             let arms = arms.split(',').map(ablation::Arm::parse).collect::<Result<Vec<_>, _>>()?;

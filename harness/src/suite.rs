@@ -1,13 +1,19 @@
-//! A suite: the task text, the seed program, the evaluator and the cognition items. Three folder
+//! A suite: the task text, the seed program, the evaluator and the cognition items. Four folder
 //! layouts are read as they are: this harness's own (`suite.toml`), an ASI-Evolve experiment
-//! (`input.md` + `eval.sh`) and an OpenEvolve example (`initial_program.py` + `evaluator.py`).
+//! (`input.md` + `eval.sh`), an OpenEvolve example (`initial_program.py` + `evaluator.py`) and a
+//! ShinkaEvolve example (`initial.py` + `evaluate.py`).
 
+mod asi_config;
 mod asi_experiment;
 pub mod cognition_items;
 mod native;
 mod openevolve;
-pub mod pylit;
-pub mod yaml_lite;
+mod peer_yaml;
+pub mod pyliterals;
+mod shinka;
+mod workspace;
+
+pub use workspace::Workspace;
 
 use std::path::{Path, PathBuf};
 
@@ -20,8 +26,8 @@ pub const MANIFEST: &str = "suite.toml";
 #[derive(Debug, Error)]
 pub enum SuiteError {
     #[error(
-        "no suite `{name}`: looked for {MANIFEST}, an ASI-Evolve experiment (input.md + eval.sh) or an OpenEvolve \
-         example (initial_program.py + evaluator.py) in {}",
+        "no suite `{name}`: looked for {MANIFEST}, an ASI-Evolve experiment (input.md + eval.sh), an OpenEvolve \
+         example (initial_program.py + evaluator.py) or a ShinkaEvolve example (initial.py + evaluate.py) in {}",
         looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     NotFound { name: String, looked: Vec<PathBuf> },
@@ -42,6 +48,8 @@ pub enum Layout {
     AsiEvolveExperiment,
     /// An OpenEvolve example folder: `initial_program.py`, `evaluator.py`, optional `config.yaml`.
     OpenEvolveExample,
+    /// A ShinkaEvolve example folder: `initial.py` and `evaluate.py` calling `run_shinka_eval`.
+    ShinkaEvolveExample,
 }
 
 impl Layout {
@@ -53,6 +61,8 @@ impl Layout {
             Some(Self::AsiEvolveExperiment)
         } else if dir.join("evaluator.py").is_file() && dir.join("initial_program.py").is_file() {
             Some(Self::OpenEvolveExample)
+        } else if dir.join("evaluate.py").is_file() && dir.join("initial.py").is_file() {
+            Some(Self::ShinkaEvolveExample)
         } else {
             None
         }
@@ -63,6 +73,7 @@ impl Layout {
             Self::Native => "suite.toml",
             Self::AsiEvolveExperiment => "asi-evolve-experiment",
             Self::OpenEvolveExample => "openevolve-example",
+            Self::ShinkaEvolveExample => "shinkaevolve-example",
         }
     }
 }
@@ -79,6 +90,14 @@ pub struct Suite {
     pub candidate_file: String,
     pub cognition: CognitionSource,
     pub evaluator: Evaluator,
+    /// Where in a node's folder the evaluator runs and finds the suite's other files.
+    pub workspace: Workspace,
+    /// The metric that measures the task in its own units, shown beside the score (e.g. an
+    /// OpenEvolve example's `sum_radii` next to its `combined_score`); `None`: the score is.
+    pub primary_metric: Option<String>,
+    /// Campaign-config keys the folder's own config gives (a peer's `config.yaml`), applied
+    /// beneath the campaign's config file and flags.
+    pub settings: toml::Table,
 }
 
 /// Where a suite's cognition items come from.
@@ -104,6 +123,9 @@ pub struct Evaluator {
     pub limits: Limits,
     /// Files (name, contents) written into each node's folder before anything runs there.
     pub support_files: Vec<(String, String)>,
+    /// Files the evaluator writes into its working directory whose tail explains a rejection
+    /// that came without feedback (ASI-Evolve's `eval.log`).
+    pub log_files: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +201,7 @@ impl Suite {
             Some(Layout::Native) => native::load(dir),
             Some(Layout::AsiEvolveExperiment) => asi_experiment::load(dir),
             Some(Layout::OpenEvolveExample) => openevolve::load(dir),
+            Some(Layout::ShinkaEvolveExample) => shinka::load(dir),
             None => Err(SuiteError::NotFound { name: dir.display().to_string(), looked: vec![dir] }),
         }
     }
@@ -247,6 +270,7 @@ mod tests {
             static_check: Some(vec!["check".into()]),
             limits: Limits::default(),
             support_files: vec![],
+            log_files: vec![],
         };
         assert_eq!(e.describe(), "check: check; stage 1: a (>= 0.5 to go on); stage 2: b");
     }

@@ -93,6 +93,22 @@ impl CampaignDb {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// Each node's numeric metrics, by node id (a metric that is not a number is left out).
+    pub fn metrics(&self) -> Result<std::collections::BTreeMap<u64, Vec<(String, f64)>>, ReportError> {
+        let mut stmt = self.conn.prepare("SELECT id, metrics FROM nodes ORDER BY id").map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<String>>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (id, text) = row.map_err(|e| self.err(e))?;
+            let map: serde_json::Map<String, serde_json::Value> =
+                text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+            out.insert(id, map.into_iter().filter_map(|(k, v)| v.as_f64().map(|f| (k, f))).collect());
+        }
+        Ok(out)
+    }
+
     /// Token and cost totals of the run's LLM exchanges (a call without a price costs 0).
     pub fn llm_usage(&self) -> Result<LlmUsage, ReportError> {
         self.conn

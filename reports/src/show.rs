@@ -43,6 +43,13 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
         ),
     );
 
+    let metrics = db.metrics()?;
+    let primary = db.meta("primary_metric")?;
+    // The value compared with the references: the primary metric if the run names one.
+    let measure = |n: &NodeRow| match &primary {
+        Some(name) => metric(&metrics, n.id, name),
+        None => n.score,
+    };
     let best = nodes.iter().filter(|n| n.status == "valid").filter_map(|n| n.score.map(|s| (n, s))).fold(
         None::<(&NodeRow, f64)>,
         |acc, (n, s)| match acc {
@@ -53,12 +60,24 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
     out.push('\n');
     match best {
         Some((node, score)) => {
-            line(&mut out, "best", &format!("#{}  score {score:.10}  `{}`", node.id, node.name));
+            let beside = match &primary {
+                Some(name) => {
+                    format!("  {name} {}", metric(&metrics, node.id, name).map_or("-".into(), |v| format!("{v:.10}")))
+                }
+                None => String::new(),
+            };
+            line(&mut out, "best", &format!("#{}  score {score:.10}{beside}  `{}`", node.id, node.name));
+            if let Some(own) = metrics.get(&node.id).filter(|m| !m.is_empty()) {
+                let shown: Vec<String> = own.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                line(&mut out, "metrics", &shown.join("  "));
+            }
             let file = db.meta("candidate_file")?.unwrap_or_else(|| "candidate.py".into());
-            let code = run_dir.join("nodes").join(format!("{:05}", node.id)).join(file);
-            line(&mut out, "code", &code.display().to_string());
+            let folder = run_dir.join("nodes").join(format!("{:05}", node.id));
+            line(&mut out, "code", &candidate_path(&folder, &file).display().to_string());
             line(&mut out, "lineage", &lineage(&nodes, node.id));
-            for b in asi_evolve_baselines::for_suite(&suite) {
+            let value = measure(node).unwrap_or(score);
+            let baselines = db.meta("baselines")?.unwrap_or_else(|| suite.clone());
+            for b in asi_evolve_baselines::for_suite(&baselines) {
                 let by = match (&b.model, b.rounds) {
                     (Some(m), Some(r)) => format!(" ({m}, {r} rounds)"),
                     (Some(m), None) => format!(" ({m})"),
@@ -67,20 +86,25 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
                 line(
                     &mut out,
                     "reference",
-                    &format!("{:<18} {:.10}  ours {:+.6}{by}", b.system, b.value, score - b.value),
+                    &format!("{:<18} {:.10}  ours {:+.6}{by}", b.system, b.value, value - b.value),
                 );
             }
         }
         None => line(&mut out, "best", "no valid node yet"),
     }
 
+    // A cascade's stage reached, and the primary metric, get columns when the run has them.
+    let staged = metrics.values().any(|m| m.iter().any(|(k, v)| k == "stages" && *v > 1.0));
+    let primary_width = primary.as_ref().map_or(0, |p| p.len().max(13));
     out.push('\n');
-    writeln!(
-        out,
-        "{:>5}  {:>6}  {:<12}  {:<22}  {:>13}  {:>13}  {:>7}  name",
-        "round", "node", "parents", "status", "score", "best so far", "eval s"
-    )
-    .expect("writing to a String");
+    let mut head = format!("{:>5}  {:>6}  {:<12}  {:<22}  {:>13}", "round", "node", "parents", "status", "score");
+    if let Some(p) = &primary {
+        head.push_str(&format!("  {p:>primary_width$}"));
+    }
+    if staged {
+        head.push_str(&format!("  {:>5}", "stage"));
+    }
+    writeln!(out, "{head}  {:>13}  {:>7}  name", "best so far", "eval s").expect("writing to a String");
     let mut best_so_far: Option<f64> = None;
     for n in &nodes {
         if let Some(s) = n.score.filter(|_| n.status == "valid") {
@@ -95,21 +119,61 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
             Some(f) if n.status != "valid" => format!("{}:{f}", n.status),
             _ => n.status.clone(),
         };
-        writeln!(
-            out,
-            "{:>5}  {:>6}  {:<12}  {:<22}  {:>13}  {:>13}  {:>7.2}  {}",
+        let mut row = format!(
+            "{:>5}  {:>6}  {:<12}  {:<22}  {:>13}",
             n.round,
             format!("#{}", n.id),
             parents,
             status,
-            n.score.map_or("-".into(), |s| format!("{s:.8}")),
-            best_so_far.map_or("-".into(), |s| format!("{s:.8}")),
-            n.evaluate_seconds,
-            n.name
-        )
-        .expect("writing to a String");
+            n.score.map_or("-".into(), |s| format!("{s:.8}"))
+        );
+        if let Some(p) = &primary {
+            let v = metric(&metrics, n.id, p).map_or("-".into(), |v| format!("{v:.8}"));
+            row.push_str(&format!("  {v:>primary_width$}"));
+        }
+        if staged {
+            let reached = match (metric(&metrics, n.id, "stage"), metric(&metrics, n.id, "stages")) {
+                (Some(s), Some(of)) => format!("{s}/{of}"),
+                _ => "-".into(),
+            };
+            row.push_str(&format!("  {reached:>5}"));
+        }
+        let best = best_so_far.map_or("-".into(), |s| format!("{s:.8}"));
+        writeln!(out, "{row}  {best:>13}  {:>7.2}  {}", n.evaluate_seconds, n.name).expect("writing to a String");
     }
     Ok(out)
+}
+
+fn metric(metrics: &std::collections::BTreeMap<u64, Vec<(String, f64)>>, id: u64, name: &str) -> Option<f64> {
+    metrics.get(&id)?.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+}
+
+/// The node's program: in its folder, or in the peer's round folder inside it (a view's
+/// `steps/step_N/code`, `gen_N/main.py`); symlinks into the suite are not followed.
+fn candidate_path(folder: &Path, file: &str) -> std::path::PathBuf {
+    let direct = folder.join(file);
+    if direct.is_file() {
+        return direct;
+    }
+    let subfolders = |dir: &Path| -> Vec<std::path::PathBuf> {
+        let mut found: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect();
+        found.sort();
+        found
+    };
+    for sub in subfolders(folder) {
+        for dir in std::iter::once(sub.clone()).chain(subfolders(&sub)) {
+            if dir.join(file).is_file() {
+                return dir.join(file);
+            }
+        }
+    }
+    direct
 }
 
 /// The chain of derived-from parents back to the seed, oldest first.

@@ -123,6 +123,10 @@ impl Campaign {
         put("evaluator", suite.evaluator.describe());
         put("suite_layout", suite.layout.as_str().into());
         put("candidate_file", suite.candidate_file.clone());
+        if let Some(metric) = self.config.report.primary_metric.clone().or_else(|| suite.primary_metric.clone()) {
+            put("primary_metric", metric);
+        }
+        put("baselines", self.config.report.baselines.clone().unwrap_or_else(|| suite.name.clone()));
         put("researcher", self.roles.researcher.describe());
         put("analyzer", self.roles.analyzer.as_ref().map_or("off".into(), |a| a.id()));
         put("sampler", self.config.sampler.kind().as_str().into());

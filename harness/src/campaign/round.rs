@@ -185,7 +185,7 @@ impl Roles {
     fn evaluate(&self, round: u64, code: &str, exchanges: &mut Vec<Exchange>) -> Result<Evaluation, CampaignError> {
         let seed = round_rng(self.seed, round, Stream::Evaluator).next_u64();
         let workdir = node_dir(&self.run_dir, round);
-        let mut e = self.engineer.evaluate(code, &workdir, seed);
+        let mut e = self.engineer.evaluate_round(code, &workdir, seed, Some(round));
         // Paths inside the node's folder are stored relative to it, so the node table does not
         // depend on where the run directory lives.
         let prefix = workdir.canonicalize().unwrap_or(workdir).to_string_lossy().into_owned();

@@ -5,6 +5,7 @@
 pub mod cascade;
 mod classify;
 pub mod executor;
+mod explain;
 mod limits;
 pub mod results;
 pub mod sandbox;
@@ -97,7 +98,12 @@ pub struct Engineer {
 /// The node being evaluated: what every command's placeholders and environment refer to.
 struct Node<'a> {
     candidate: &'a Path,
+    /// Where the candidate, results and logs are (the node's folder, or the peer's round
+    /// folder inside it).
     workdir: &'a Path,
+    cwd: &'a Path,
+    /// The node's folder, which holds the record of a running evaluator group.
+    node_dir: &'a Path,
     seed: u64,
 }
 
@@ -128,31 +134,46 @@ impl Engineer {
         &self.suite
     }
 
-    /// Evaluates `code` in `workdir`, which is emptied first so nothing stale is read back
-    /// (an evaluator group still recorded there, from a controller that died, is killed).
+    /// Evaluates `code` on its own (not as a campaign's round) in `workdir`; see `evaluate_round`.
     pub fn evaluate(&self, code: &str, workdir: &Path, seed: u64) -> Evaluation {
-        match self.try_evaluate(code, workdir, seed) {
+        self.evaluate_round(code, workdir, seed, None)
+    }
+
+    /// Evaluates `code` as round `round` in `node_dir`, which is emptied first so nothing stale
+    /// is read back (an evaluator group still recorded there, from a controller that died, is
+    /// killed). The round names the peer's round folder in a view (`steps/step_N`, `gen_N`).
+    pub fn evaluate_round(&self, code: &str, node_dir: &Path, seed: u64, round: Option<u64>) -> Evaluation {
+        match self.try_evaluate(code, node_dir, seed, round) {
             Ok(e) => e,
             Err(e) => Evaluation::not_run(
                 FailureClass::Crash,
-                format!("could not run the evaluator in {}: {e}", workdir.display()),
+                format!("could not run the evaluator in {}: {e}", node_dir.display()),
             ),
         }
     }
 
-    fn try_evaluate(&self, code: &str, workdir: &Path, seed: u64) -> std::io::Result<Evaluation> {
-        if workdir.exists() {
-            self.clear_stale(workdir);
-            std::fs::remove_dir_all(workdir)?;
+    fn try_evaluate(&self, code: &str, node_dir: &Path, seed: u64, round: Option<u64>) -> std::io::Result<Evaluation> {
+        if node_dir.exists() {
+            self.clear_stale(node_dir);
+            std::fs::remove_dir_all(node_dir)?;
         }
-        std::fs::create_dir_all(workdir)?;
-        let workdir = workdir.canonicalize()?;
+        std::fs::create_dir_all(node_dir)?;
+        let node_dir = node_dir.canonicalize()?;
+        let placement = self.suite.workspace.prepare(&node_dir, &self.suite.dir, round)?;
+        let workdir = placement.workdir;
         let candidate = workdir.join(&self.suite.candidate_file);
+        if let Some(parent) = candidate.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
         std::fs::write(&candidate, code)?;
         for (name, contents) in &self.suite.evaluator.support_files {
-            std::fs::write(workdir.join(name), contents)?;
+            let path = workdir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, contents)?;
         }
-        let node = Node { candidate: &candidate, workdir: &workdir, seed };
+        let node = Node { candidate: &candidate, workdir: &workdir, cwd: &placement.cwd, node_dir: &node_dir, seed };
 
         let mut check_seconds = 0.0;
         if let Some(check) = &self.suite.evaluator.static_check {
@@ -180,6 +201,7 @@ impl Engineer {
             std::fs::write(workdir.join(stderr_name), &stderr_tail)?;
             let results = if out.exit == Exit::TimedOut { None } else { std::fs::read_to_string(&results_path).ok() };
             let mut e = classify(out.exit, results.as_deref(), &results_name, &stderr_tail, timeout);
+            explain::rejection(&mut e, &workdir, &self.suite.evaluator.log_files, &stdout_tail, &stderr_tail);
             e.stdout_tail = stdout_tail;
             e.stderr_tail = stderr_tail;
             e.seconds = out.elapsed.as_secs_f64();
@@ -206,7 +228,8 @@ impl Engineer {
         StageJob {
             program,
             args: words.collect(),
-            workdir: node.workdir.to_owned(),
+            workdir: node.node_dir.to_owned(),
+            cwd: node.cwd.to_owned(),
             env: self.environment(node, results, stage),
             stage,
             timeout,

@@ -1,20 +1,41 @@
 //! An ASI-Evolve experiment folder, read as it is: `input.md` is the task, `initial_program`
-//! (any extension or none) the seed, and `eval.sh` the evaluator, run with bash in the node's
-//! folder with the candidate in a file named `code` there and writing `results.json`
-//! (`eval_score`, optionally `success`) — the reference framework's contract.
+//! (any extension or none) the seed, and `eval.sh` the evaluator. As the reference framework's
+//! `pipeline/engineer` does, `eval.sh` runs with bash in the step folder
+//! `<experiment>/steps/step_N` (the seed in `steps/step_0_initial`) — here a view of the
+//! experiment inside the node's folder — with the candidate in `code` there, and writes
+//! `results.json` there (`eval_score`, `success`). `config.yaml` gives the settings we have.
 
 use std::path::{Path, PathBuf};
 
-use super::{CognitionSource, Evaluator, Layout, Limits, Stage, Suite, SuiteError, cognition_items, read};
+use super::asi_config::AsiConfig;
+use super::{
+    CognitionSource, Evaluator, Layout, Limits, Stage, Suite, SuiteError, Workspace, cognition_items, peer_yaml, read,
+};
 
-/// The reference framework's evaluator timeout is per experiment; this is ours by default
-/// (a campaign's `[engineer] timeout_s` overrides it).
+/// `pipeline.engineer_timeout` when the experiment's config gives none: the reference
+/// framework's 3600 s is longer than any demo needs, so ours is 300 s (a campaign's
+/// `[engineer] timeout_s` overrides either).
 const TIMEOUT_S: f64 = 300.0;
-/// Where the candidate goes in a node's folder: `eval.sh` reads `code`.
+/// Where the candidate goes in the step folder: `eval.sh` reads `code`.
 const CANDIDATE_FILE: &str = "code";
+/// What the reference demo's `eval.sh` logs into the step folder.
+const LOG_FILES: [&str; 1] = ["eval.log"];
 
 pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
     let seed_path = seed_program(&dir)?;
+    let config_path = dir.join("config.yaml");
+    let config: AsiConfig = peer_yaml::load(&config_path)?;
+    let settings = config.settings().map_err(|message| SuiteError::Manifest { path: config_path.clone(), message })?;
+    let timeout_s = match config.pipeline.engineer_timeout {
+        Some(t) if t > 0.0 && t.is_finite() => t,
+        Some(t) => {
+            return Err(SuiteError::Manifest {
+                path: config_path,
+                message: format!("pipeline.engineer_timeout = {t} is not a positive number of seconds"),
+            });
+        }
+        None => TIMEOUT_S,
+    };
     let command = vec!["bash".to_owned(), "{suite_dir}/eval.sh".to_owned()];
     Ok(Suite {
         name: super::folder_name(&dir),
@@ -25,13 +46,17 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
         candidate_file: CANDIDATE_FILE.into(),
         cognition: cognition(&dir)?,
         evaluator: Evaluator {
-            timeout_s: TIMEOUT_S,
+            timeout_s,
             env: Vec::new(),
-            stages: vec![Stage { command, timeout_s: TIMEOUT_S, threshold: None }],
+            stages: vec![Stage { command, timeout_s, threshold: None }],
             static_check: None,
             limits: Limits::default(),
             support_files: Vec::new(),
+            log_files: LOG_FILES.map(String::from).to_vec(),
         },
+        workspace: Workspace::AsiSteps,
+        primary_metric: None,
+        settings,
         dir,
     })
 }

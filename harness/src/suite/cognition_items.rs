@@ -1,11 +1,12 @@
 //! Cognition items written the ASI-Evolve way: a JSON file, or a Python file holding a list
-//! literal of strings, dicts or `CognitionItem(content=…, source=…)` calls. Items are read
-//! without running anything and handed to `CognitionBase` in memory (`CognitionSource::Items`).
+//! literal of strings, dicts or `CognitionItem(content=…, source=…)` calls. The Python file is
+//! parsed by Python's `ast` module and never run (see `pyliterals`); the items are handed to
+//! `CognitionBase` in memory (`CognitionSource::Items`).
 
 use std::path::Path;
 
 use super::SuiteError;
-use super::pylit::{self, Value};
+use super::pyliterals::{self, Value};
 
 /// Keys that hold an item's text, then its title, in order of preference.
 const TEXT_KEYS: [&str; 5] = ["content", "text", "description", "body", "insight"];
@@ -14,14 +15,14 @@ const TITLE_CHARS: usize = 80;
 
 /// The (title, text) items of a `.json` or `.py` cognition file, in file order.
 pub fn items(path: &Path) -> Result<Vec<(String, String)>, SuiteError> {
-    let text = super::read(path)?;
     let err = |message: String| SuiteError::Cognition { path: path.to_owned(), message };
     let is_json = path.extension().is_some_and(|e| e == "json");
     let found = if is_json {
+        let text = super::read(path)?;
         let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(format!("not valid JSON: {e}")))?;
         json_list(from_json(json)).and_then(|list| convert(&list))
     } else {
-        python_items(&text)
+        python_items(&pyliterals::lists(path).map_err(err)?)
     };
     found.ok_or_else(|| {
         err("no list of strings or {title, content} items found (a JSON array, or a Python list literal)".into())
@@ -30,11 +31,10 @@ pub fn items(path: &Path) -> Result<Vec<(String, String)>, SuiteError> {
 
 /// The first list literal whose elements are all dict- or call-shaped items; failing that, the
 /// first list of plain strings. Lists of other things (paths, queries in a demo) are skipped.
-fn python_items(src: &str) -> Option<Vec<(String, String)>> {
+fn python_items(lists: &[Vec<Value>]) -> Option<Vec<(String, String)>> {
     let mut plain = None;
-    for at in pylit::list_openings(src) {
-        let Ok((Value::List(list), _)) = pylit::parse_at(src, at) else { continue };
-        let Some(items) = convert(&list) else { continue };
+    for list in lists {
+        let Some(items) = convert(list) else { continue };
         if list.iter().any(|v| !matches!(v, Value::Str(_))) {
             return Some(items);
         }

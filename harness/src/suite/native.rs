@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Evaluator, Layout, Limits, MANIFEST, Stage, Suite, SuiteError, read};
+use super::{Evaluator, Layout, Limits, MANIFEST, Stage, Suite, SuiteError, Workspace, read};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +22,8 @@ struct Manifest {
     candidate_file: String,
     #[serde(default = "default_cognition")]
     cognition: PathBuf,
+    /// A metric that measures the task in its own units when the score does not.
+    primary_metric: Option<String>,
     evaluator: EvaluatorManifest,
 }
 
@@ -47,6 +49,9 @@ struct EvaluatorManifest {
     static_check: Option<Vec<String>>,
     #[serde(default)]
     limits: Limits,
+    /// Files the evaluator writes whose tail explains a rejection without feedback.
+    #[serde(default)]
+    log_files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,6 +84,9 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
         layout: Layout::Native,
         candidate_file: m.candidate_file,
         evaluator,
+        workspace: Workspace::NodeFolder,
+        primary_metric: m.primary_metric,
+        settings: toml::Table::new(),
         dir,
     })
 }
@@ -137,6 +145,7 @@ fn evaluator(m: EvaluatorManifest) -> Result<Evaluator, String> {
         static_check: m.static_check,
         limits: m.limits,
         support_files: Vec::new(),
+        log_files: m.log_files,
     })
 }
 

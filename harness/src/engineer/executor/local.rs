@@ -16,7 +16,7 @@ impl StageJob {
         RunSpec {
             program: self.program.clone(),
             args: self.args.clone(),
-            cwd: self.workdir.clone(),
+            cwd: self.cwd.clone(),
             env: self.env.clone(),
             timeout: self.timeout,
             output_cap: self.output_cap,

@@ -19,12 +19,15 @@ pub use slurm::Slurm;
 pub use super::sandbox::Captured;
 use crate::suite::Limits;
 
-/// One stage to run: `program args` in `workdir` (the node's folder) with exactly `env`.
+/// One stage to run: `program args` in `cwd` with exactly `env`; its records (process group,
+/// job id, the job's output files) go into `workdir`, the node's folder. `cwd` is the node's
+/// folder too, except for peers' layouts that run inside it (`steps/step_N`).
 #[derive(Debug, Clone)]
 pub struct StageJob {
     pub program: String,
     pub args: Vec<String>,
     pub workdir: PathBuf,
+    pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
     /// The stage's number, from 1 (names its job and files).
     pub stage: usize,

@@ -92,7 +92,7 @@ impl Slurm {
         let minutes = (job.timeout.as_secs_f64() / 60.0).ceil().max(1.0) as u64;
         let mut o = vec![
             format!("--job-name={name}"),
-            format!("--chdir={}", job.workdir.display()),
+            format!("--chdir={}", job.cwd.display()),
             format!("--output={}", job.workdir.join(&files.stdout).display()),
             format!("--error={}", job.workdir.join(&files.stderr).display()),
             // sbatch's default: the controller's environment (so what the login node loaded
@@ -187,13 +187,15 @@ impl Executor for Slurm {
         for stale in [&files.stdout, &files.stderr, &files.status] {
             std::fs::remove_file(job.workdir.join(stale)).ok();
         }
+        // Absolute: the script runs in `cwd`, which need not be the node's folder.
+        let status_file = job.workdir.join(&files.status).to_string_lossy().into_owned();
         let text = script::Script {
             launcher: &self.launcher,
-            workdir: &job.workdir,
+            cwd: &job.cwd,
             env: &job.env,
             setup: &self.config.setup,
             limits: job.limits,
-            status_file: &files.status,
+            status_file: &status_file,
             program: &job.program,
             args: &job.args,
         }
@@ -305,6 +307,7 @@ mod tests {
             program: "python3".into(),
             args: vec![],
             workdir: "/runs/r/nodes/00001".into(),
+            cwd: "/runs/r/nodes/00001".into(),
             env: vec![],
             stage: 1,
             timeout: Duration::from_secs(61),

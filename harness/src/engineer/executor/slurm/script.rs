@@ -1,4 +1,4 @@
-//! The batch script of one stage: export the stage's environment, `cd` into the node's folder,
+//! The batch script of one stage: export the stage's environment, `cd` into the stage's working folder,
 //! run the configured setup lines, then hand over to the launcher (`asi-evolve slurm-stage`),
 //! which runs the command in its own process group under the suite's limits and records how
 //! it ended, exactly as the local sandbox would report it.
@@ -10,7 +10,8 @@ use crate::suite::Limits;
 /// What the script needs; `launcher` is the `asi-evolve` executable (same path on every node).
 pub struct Script<'a> {
     pub launcher: &'a Path,
-    pub workdir: &'a Path,
+    /// Where the command runs (the node's folder, or a peer's step folder inside it).
+    pub cwd: &'a Path,
     pub env: &'a [(String, String)],
     pub setup: &'a [String],
     pub limits: Limits,
@@ -29,7 +30,7 @@ impl Script<'_> {
         for (key, value) in self.env {
             s.push_str(&format!("export {}\n", quote(&format!("{key}={value}"))?));
         }
-        s.push_str(&format!("cd {} || exit 1\n", quote(&self.workdir.to_string_lossy())?));
+        s.push_str(&format!("cd {} || exit 1\n", quote(&self.cwd.to_string_lossy())?));
         if !self.setup.is_empty() {
             // A setup line that fails ends the job before the command (reported as such).
             s.push_str("set -e\n");
@@ -77,7 +78,7 @@ mod tests {
         let args = vec!["{odd} $HOME".to_owned()];
         let script = Script {
             launcher: Path::new("/opt/asi evolve"),
-            workdir: Path::new("/runs/r/nodes/00001"),
+            cwd: Path::new("/runs/r/nodes/00001"),
             env: &env,
             setup: &setup,
             limits: Limits { cpu_seconds: Some(60), ..Default::default() },
@@ -105,7 +106,7 @@ mod tests {
         let setup = vec!["echo setup ran >&2".to_owned()];
         let text = Script {
             launcher: Path::new("/bin/echo"),
-            workdir: dir.path(),
+            cwd: dir.path(),
             env: &env,
             setup: &setup,
             limits: Limits::default(),
