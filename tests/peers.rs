@@ -253,3 +253,13 @@ fn the_circle_packing_judge_takes_the_peers_program_shapes() {
     assert_eq!(code, Some(2));
     assert!(r["reason"].as_str().unwrap().contains("construct_packing"), "{r}");
 }
+
+#[test]
+fn a_peer_folders_node_table_does_not_depend_on_workers_or_where_the_run_lives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, three) = (tmp.path().join("one"), tmp.path().join("elsewhere/three"));
+    let dir = fixture("asi-evolve-experiment");
+    campaign(&dir, 4, &one, &["--workers", "1"]);
+    campaign(&dir, 4, &three, &["--workers", "3"]);
+    assert_eq!(node_table(&one), node_table(&three));
+}
