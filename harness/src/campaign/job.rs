@@ -2,7 +2,7 @@
 //! round order on the dispatching thread, so the job depends on the round alone.
 
 use crate::cognition::{CognitionBase, CognitionItem};
-use crate::config::CampaignConfig;
+use crate::config::{CampaignConfig, RetrievalConfig};
 use crate::database::samplers::{Grid, Sampler};
 use crate::llm::{EmbedModel, Exchange, ReplayError};
 use crate::node::{Node, Retrieved};
@@ -41,12 +41,22 @@ pub fn assemble_round(
         Some(base) => {
             let query: Vec<&str> = parents.iter().map(|p| p.lesson.as_deref().unwrap_or(&p.motivation)).collect();
             let query = query.join("\n");
-            let c = &config.cognition;
-            let hits = match embeddings {
-                Some(model) if base.has_embeddings() => {
-                    base.retrieve_by_embedding(model, round, &query, c, &mut exchanges)?
+            let top_k = config.cognition.top_k;
+            let hits = match (&config.cognition.retrieval, embeddings) {
+                (RetrievalConfig::Embeddings { .. }, Some(model)) if base.has_embeddings() => {
+                    base.retrieve_by_embedding(model, round, &query, &config.cognition, &mut exchanges)?
                 }
-                _ => base.retrieve(&query, c.top_k, c.min_score),
+                (&RetrievalConfig::Embeddings { min_score, .. } | &RetrievalConfig::Bm25 { min_score }, _) => {
+                    base.retrieve(&query, top_k, min_score)
+                }
+                // A failure here is a property of the query's text, so it repeats on a rerun:
+                // the round gets no items and says why.
+                (&RetrievalConfig::Minilm { min_similarity, .. }, _) => {
+                    base.retrieve_by_minilm(&query, top_k, min_similarity).unwrap_or_else(|e| {
+                        eprintln!("round {round}: cognition retrieval failed, no items retrieved: {e}");
+                        Vec::new()
+                    })
+                }
             };
             hits.into_iter().map(|(item, hit)| (item.clone(), hit)).unzip()
         }

@@ -8,8 +8,10 @@ use super::layout::{CONFIG_FILE, MANIFEST_FILE, default_run_dir};
 use super::models::Models;
 use super::round::Roles;
 use super::{Campaign, CampaignError};
-use crate::cognition::CognitionBase;
-use crate::config::{CampaignConfig, ConfigError};
+use asi_evolve_embedder::{Embedder, installed_model_dir, model_venv};
+
+use crate::cognition::{CognitionBase, CognitionError};
+use crate::config::{CampaignConfig, ConfigError, RetrievalConfig};
 use crate::database::samplers;
 use crate::database::{DB_FILE, Database};
 use crate::engineer::Engineer;
@@ -84,7 +86,14 @@ impl Campaign {
     fn assemble(config: CampaignConfig, suite: Suite, run_dir: PathBuf, bin: PathBuf) -> Result<Self, CampaignError> {
         let models = Models::build(&config)?;
         let templates = Templates::load(&suite.dir)?;
-        let cognition = if config.cognition.enabled { Some(CognitionBase::for_suite(&suite)?) } else { None };
+        let mut cognition = if config.cognition.enabled { Some(CognitionBase::for_suite(&suite)?) } else { None };
+        if let (Some(base), RetrievalConfig::Minilm { model_dir, .. }) = (cognition.as_mut(), &config.cognition.retrieval) {
+            let dir = match model_dir {
+                Some(dir) => dir.clone(),
+                None => installed_model_dir(&model_venv()).map_err(CognitionError::from)?,
+            };
+            base.embed_items_locally(Embedder::shared(&dir).map_err(CognitionError::from)?)?;
+        }
         let researcher = researcher::build(&config, models.researcher.clone(), templates.clone());
         let analyzer = crate::analyzer::build(&config, models.analyzer.clone(), templates.clone());
         let judge = models.judge.clone().map(|m| Judge::new(m, templates.clone(), config.judge.ratio, config.seed));

@@ -22,7 +22,7 @@ impl Models {
         let wants_analyzer = config.analyzer.enabled && config.analyzer.kind == AnalyzerKind::Llm;
         let analyzer_endpoint = config.analyzer.llm.as_ref().or(config.researcher.llm.as_ref());
         let judge_endpoint = config.judge.llm.as_ref().or(config.researcher.llm.as_ref());
-        let wants_embeddings = config.cognition.enabled && config.cognition.embeddings.is_some();
+        let wants_embeddings = config.cognition.enabled && config.cognition.retrieval.endpoint().is_some();
         if let Some(source) = &config.replay {
             let replay = Arc::new(load_recording(source)?);
             let chat = |wanted: bool| wanted.then(|| Arc::clone(&replay) as Arc<dyn ChatModel>);
@@ -44,7 +44,7 @@ impl Models {
             researcher: if wants_researcher { chat("researcher", config.researcher.llm.as_ref())? } else { None },
             analyzer: if wants_analyzer { chat("analyzer", analyzer_endpoint)? } else { None },
             judge: if config.judge.enabled { chat("judge", judge_endpoint)? } else { None },
-            embeddings: match &config.cognition.embeddings {
+            embeddings: match config.cognition.retrieval.endpoint() {
                 Some(e) if wants_embeddings => Some(Arc::new(
                     EmbeddingClient::new(e).map_err(|source| CampaignError::Model { role: "embedding", source })?,
                 ) as Arc<dyn EmbedModel>),
