@@ -7,6 +7,9 @@ use thiserror::Error;
 
 use crate::llm::{Endpoint, EndpointError};
 
+mod retrieval;
+pub use retrieval::RetrievalConfig;
+
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -409,17 +412,13 @@ pub struct ReportConfig {
 pub struct CognitionConfig {
     pub enabled: bool,
     pub top_k: usize,
-    /// Minimum BM25 score for an item to be retrieved.
-    pub min_score: f64,
-    /// Retrieve by cosine similarity of embeddings from this endpoint instead of BM25.
-    pub embeddings: Option<Endpoint>,
-    /// Minimum cosine similarity with embeddings (the paper's 0.4).
-    pub min_similarity: f64,
+    /// BM25, an embeddings endpoint, or all-MiniLM-L6-v2 in-process.
+    pub retrieval: RetrievalConfig,
 }
 
 impl Default for CognitionConfig {
     fn default() -> Self {
-        Self { enabled: true, top_k: 5, min_score: 0.5, embeddings: None, min_similarity: 0.4 }
+        Self { enabled: true, top_k: 5, retrieval: RetrievalConfig::default() }
     }
 }
 
@@ -509,8 +508,8 @@ impl CampaignConfig {
         if self.cognition.top_k == 0 {
             return invalid("cognition.top_k", "must be at least 1 (disable cognition with cognition.enabled = false)");
         }
-        if !self.cognition.min_score.is_finite() {
-            return invalid("cognition.min_score", "must be a finite number");
+        if let Some((key, message)) = self.cognition.retrieval.problem() {
+            return invalid(key, message);
         }
         if let Some(t) = self.engineer.timeout_s
             && !(t > 0.0 && t.is_finite())
@@ -521,7 +520,7 @@ impl CampaignConfig {
             ("researcher.llm", &self.researcher.llm),
             ("analyzer.llm", &self.analyzer.llm),
             ("judge.llm", &self.judge.llm),
-            ("cognition.embeddings", &self.cognition.embeddings),
+            ("cognition.retrieval.endpoint", &self.cognition.retrieval.endpoint().cloned()),
         ];
         for (section, endpoint) in endpoints {
             if let Some(e) = endpoint {
@@ -540,9 +539,6 @@ impl CampaignConfig {
         }
         if !(0.0..=1.0).contains(&self.judge.ratio) {
             return invalid("judge.ratio", "must lie in [0, 1]");
-        }
-        if !(-1.0..=1.0).contains(&self.cognition.min_similarity) {
-            return invalid("cognition.min_similarity", "must lie in [-1, 1]");
         }
         if let Some(c) = self.budget.max_cost_usd
             && !(c >= 0.0 && c.is_finite())
