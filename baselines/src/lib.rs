@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+pub mod table3;
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Baseline {

@@ -21,6 +21,8 @@ pub struct NodeRow {
     pub evaluate_seconds: f64,
     pub analyze_seconds: f64,
     pub committed_at: String,
+    /// The evaluator's metrics (a JSON object; empty when the node has none).
+    pub metrics: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What the LLM exchanges of a run cost. All zero for the offline researcher, whose runs have
@@ -67,13 +69,14 @@ impl CampaignDb {
             .conn
             .prepare(
                 "SELECT id, round, parents, name, status, failure, reason, score, propose_seconds,
-                        evaluate_seconds, analyze_seconds, committed_at
+                        evaluate_seconds, analyze_seconds, committed_at, metrics
                  FROM nodes ORDER BY round",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
                 let parents: String = r.get(2)?;
+                let metrics: Option<String> = r.get(12)?;
                 Ok(NodeRow {
                     id: r.get::<_, i64>(0)? as u64,
                     round: r.get::<_, i64>(1)? as u64,
@@ -87,6 +90,7 @@ impl CampaignDb {
                     evaluate_seconds: r.get(9)?,
                     analyze_seconds: r.get(10)?,
                     committed_at: r.get(11)?,
+                    metrics: metrics.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default(),
                 })
             })
             .map_err(|e| self.err(e))?;

@@ -14,7 +14,7 @@ pub struct Table {
 }
 
 impl Table {
-    fn new(title: &str, note: &str, headers: &[&str]) -> Self {
+    pub(crate) fn new(title: &str, note: &str, headers: &[&str]) -> Self {
         Self {
             title: title.into(),
             note: note.into(),
@@ -24,7 +24,7 @@ impl Table {
         }
     }
 
-    fn push(&mut self, row: Vec<String>) {
+    pub(crate) fn push(&mut self, row: Vec<String>) {
         self.rows.push(row);
         self.emphasis.push(false);
     }

@@ -401,6 +401,7 @@ mod tests {
             evaluate_seconds: 0.0,
             analyze_seconds: 0.0,
             committed_at: String::new(),
+            metrics: Default::default(),
         }
     }
 

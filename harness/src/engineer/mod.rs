@@ -43,6 +43,8 @@ const PASSTHROUGH: &[&str] = &[
     "PYTHONPATH",
     "OPENBLAS_CORETYPE",
     "OPENBLAS_L2_SIZE",
+    // which size of experiment an AI-research suite runs (cpu, ci, gpu); the suite reports it
+    "ASI_EVOLVE_SCALE",
 ];
 /// Single-threaded numerics: reproducible results and fair timing next to other workers.
 const FIXED_ENV: &[(&str, &str)] = &[
