@@ -63,8 +63,8 @@ class Split:
         if size == total:
             ids = torch.randperm(total, generator=g)
         else:
-            ids = torch.unique(torch.randint(0, total, (size * 2,), generator=g))[:size]
-            ids = ids[torch.randperm(ids.shape[0], generator=g)]
+            ids = torch.unique(torch.randint(0, total, (size * 2,), generator=g))  # sorted
+            ids = ids[torch.randperm(ids.shape[0], generator=g)][:size]
         self.a = ids // n
         self.b = ids % n
         self.heldout = torch.arange(0, heldout)
