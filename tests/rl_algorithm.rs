@@ -21,7 +21,8 @@ fn evaluate(code: &str) -> (Option<i32>, serde_json::Value) {
     let program = tmp.path().join("candidate.py");
     std::fs::write(&program, code).unwrap();
     let work = tmp.path().join("w");
-    let o = asi_evolve(&["evaluate", "rl-algorithm-ci", program.to_str().unwrap(), "--workdir", work.to_str().unwrap()]);
+    let o =
+        asi_evolve(&["evaluate", "rl-algorithm-ci", program.to_str().unwrap(), "--workdir", work.to_str().unwrap()]);
     let report = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{}", stderr(&o)));
     (o.status.code(), report)
 }
@@ -60,10 +61,7 @@ fn stage_one_rejects_a_constant_loss() {
         "the gradient with respect to `logp` is zero everywhere (a constant loss trains nothing)",
     );
     // No graph at all.
-    assert_stage_one_rejects(
-        &seed_with_loss("    return torch.tensor(0.5)"),
-        "no gradient path to `logp`",
-    );
+    assert_stage_one_rejects(&seed_with_loss("    return torch.tensor(0.5)"), "no gradient path to `logp`");
 }
 
 #[test]

@@ -141,7 +141,11 @@ mod tests {
     #[test]
     fn paper_rows_beside_ours_each_with_its_scale() {
         let full = serde_json::json!({"scale": "cpu", "seeds": 3, "stage": 3, "stages": 3, "accuracy_std": 0.012});
-        let runs = [run(vec![node(0, 0.85, full.clone()), node(1, 0.9, full), node(2, 0.95, serde_json::json!({"scale": "cpu", "stage": 2, "stages": 3}))])];
+        let runs = [run(vec![
+            node(0, 0.85, full.clone()),
+            node(1, 0.9, full),
+            node(2, 0.95, serde_json::json!({"scale": "cpu", "stage": 2, "stages": 3})),
+        ])];
         let t = table("rl-algorithm", &runs).unwrap();
         assert_eq!(t.rows.len(), 4);
         let amc = t.headers.iter().position(|h| h == "AMC32").unwrap();
