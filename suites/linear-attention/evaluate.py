@@ -1,0 +1,89 @@
+"""The linear-attention suite's cascade evaluator. `ASI_EVOLVE_STAGE` (set by the harness) says
+which stage runs; run by hand (`python3 evaluate.py CANDIDATE.py`) it runs all three in order and
+prints each stage's results. See task.md for the stages and the score.
+
+One score scale for all stages: stage 1 scores 0, stage 2 scores W_MQAR * MQAR accuracy, stage 3
+adds W_LM * reference_loss / held-out loss. A later stage only adds a non-negative term, so a
+cascade threshold is a bound on the final score's known part.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from evaluator import runtime  # noqa: E402  (sets OMP_WAIT_POLICY before torch loads)
+from evaluator import checks, lm, mqar, scales  # noqa: E402
+from evaluator.reference import reference_loss  # noqa: E402
+
+W_MQAR = 0.25
+W_LM = 0.75
+
+
+def stage1(candidate, scale, seed):
+    metrics = checks.run(candidate, scale, seed)
+    return 0.0, metrics, (
+        f"stage 1 passed every check (scale {scale.name}): {metrics['params']} parameters, "
+        f"{metrics['params_ratio']:.3f}x the seed's; causal to {metrics['causal_max_change']:.1g}."
+    )
+
+
+def stage2(candidate, scale, seed):
+    metrics = mqar.run(runtime.load_mixer(candidate), scale, seed)
+    acc = metrics["mqar_accuracy"]
+    return W_MQAR * acc, metrics, (
+        f"MQAR ({scale.mqar.pairs} pairs, scale {scale.name}): recall accuracy {acc:.4f} "
+        f"(chance {metrics['mqar_chance']:.4f}), final training loss {metrics['mqar_train_loss']:.4f}."
+    )
+
+
+def stage3(candidate, scale, seed, mqar_accuracy):
+    metrics, corpus = lm.run(runtime.load_mixer(candidate), scale, seed)
+    reference, origin = reference_loss(scale, seed)
+    quality = reference / metrics["val_loss"]
+    metrics["lm_quality"] = quality
+    score = W_MQAR * mqar_accuracy + W_LM * quality
+    return score, metrics, (
+        f"language model ({corpus}, scale {scale.name}): held-out loss {metrics['val_loss']:.4f} nats/byte "
+        f"({metrics['val_bpc']:.4f} bits), DeltaNet seed {reference:.4f} ({origin}); "
+        f"score = {W_MQAR} x MQAR {mqar_accuracy:.4f} + {W_LM} x {quality:.4f} = {score:.6f}."
+    )
+
+
+def run_stage(stage, candidate, scale, seed, mqar_accuracy=None):
+    try:
+        if stage == 1:
+            return stage1(candidate, scale, seed)
+        if stage == 2:
+            return stage2(candidate, scale, seed)
+        return stage3(candidate, scale, seed, mqar_accuracy)
+    except runtime.Rejected as e:
+        return None, {}, str(e)
+
+
+def main():
+    scale = scales.current()
+    seed = scales.train_seed()
+    runtime.deterministic(scale)
+    candidate = runtime.candidate_path()
+    stage = os.environ.get("ASI_EVOLVE_STAGE")
+    if stage is not None:
+        stage = int(stage)
+        if stage not in (1, 2, 3):
+            raise SystemExit(f"ASI_EVOLVE_STAGE={stage}: this evaluator has stages 1 to 3")
+        accuracy = runtime.read_stage(2)["metrics"]["mqar_accuracy"] if stage == 3 else None
+        score, metrics, feedback = run_stage(stage, candidate, scale, seed, accuracy)
+        metrics["seed"] = seed
+        runtime.write(score, metrics, feedback, valid=score is not None)
+        return
+    accuracy = None
+    for stage in (1, 2, 3):
+        score, metrics, feedback = run_stage(stage, candidate, scale, seed, accuracy)
+        print(f"stage {stage}: score {score!r} {metrics} {feedback}", flush=True)
+        if score is None:
+            break
+        accuracy = metrics.get("mqar_accuracy", accuracy)
+
+
+if __name__ == "__main__":
+    main()

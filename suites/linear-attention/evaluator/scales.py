@@ -1,0 +1,112 @@
+"""Experiment sizes. `ASI_EVOLVE_SCALE` picks one (the suite folders set it in suite.toml):
+
+- `cpu`: the default proxy, about 1-3 minutes per full evaluation on 2 cores;
+- `ci`: a smaller proxy that keeps CI's verify of the baselines within its time budget;
+- `gpu`: the paper's exploration size (about 20M parameters: 8 layers, d 256, 2,000 steps) on one
+  CUDA device, with fla's kernels when fla is importable.
+
+`reference_loss` is the DeltaNet seed's held-out loss at that scale with seed 0, measured with
+this evaluator: the LM term of the score is reference_loss / loss, so the seed scores 1 there.
+It is a calibration constant, not a target; re-measure it whenever the scale changes.
+"""
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LmScale:
+    d_model: int
+    n_heads: int
+    n_layers: int
+    seq_len: int
+    batch: int
+    steps: int
+    lr: float
+    warmup: int
+    eval_windows: int
+    reference_loss: float | None
+
+
+@dataclass(frozen=True)
+class MqarScale:
+    d_model: int
+    n_heads: int
+    n_layers: int
+    n_keys: int
+    n_values: int
+    pairs: int
+    batch: int
+    steps: int
+    lr: float
+    eval_sequences: int
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    device: str
+    threads: int
+    lm: LmScale
+    mqar: MqarScale
+    # Stage 1 runs the candidate's model forward and backward on one (batch, seq_len) LM batch.
+    max_time_ratio: float
+    max_param_ratio: float
+
+
+# Two threads on CPU for every scale: on the project's 2-core machine a training step with one
+# torch thread measured 8x slower than with two (1.6 s vs 0.2 s at the cpu scale), far more than
+# the core count explains.
+
+SCALES = {
+    "cpu": Scale(
+        name="cpu",
+        device="cpu",
+        threads=2,
+        lm=LmScale(d_model=128, n_heads=4, n_layers=2, seq_len=128, batch=16, steps=500, lr=3e-3, warmup=50,
+                   eval_windows=64, reference_loss=0.9569611847400665),
+        mqar=MqarScale(d_model=64, n_heads=2, n_layers=2, n_keys=32, n_values=32, pairs=8, batch=64, steps=300,
+                       lr=3e-3, eval_sequences=512),
+        max_time_ratio=5.0,
+        max_param_ratio=1.25,
+    ),
+    "ci": Scale(
+        name="ci",
+        device="cpu",
+        threads=2,
+        lm=LmScale(d_model=64, n_heads=2, n_layers=2, seq_len=64, batch=16, steps=150, lr=3e-3, warmup=15,
+                   eval_windows=32, reference_loss=1.4098466634750366),
+        mqar=MqarScale(d_model=64, n_heads=2, n_layers=2, n_keys=16, n_values=32, pairs=4, batch=32, steps=150,
+                       lr=3e-3, eval_sequences=256),
+        max_time_ratio=5.0,
+        max_param_ratio=1.25,
+    ),
+    "gpu": Scale(
+        name="gpu",
+        device="cuda",
+        threads=4,
+        lm=LmScale(d_model=256, n_heads=4, n_layers=8, seq_len=512, batch=32, steps=2000, lr=1e-3, warmup=200,
+                   eval_windows=256, reference_loss=None),
+        mqar=MqarScale(d_model=128, n_heads=2, n_layers=2, n_keys=256, n_values=256, pairs=32, batch=128, steps=2000,
+                       lr=1e-3, eval_sequences=2048),
+        max_time_ratio=5.0,
+        max_param_ratio=1.25,
+    ),
+}
+
+
+def current():
+    name = os.environ.get("ASI_EVOLVE_SCALE", "cpu")
+    if name not in SCALES:
+        raise SystemExit(f"ASI_EVOLVE_SCALE={name!r} is not a scale; use one of {', '.join(SCALES)}")
+    return SCALES[name]
+
+
+def train_seed():
+    """The evaluation seed: LA_SEED when set (for seed studies), else 0. ASI_EVOLVE_SEED is not
+    used, so one program gets one score whichever round evaluates it."""
+    value = os.environ.get("LA_SEED", "0")
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"LA_SEED={value!r} is not an integer") from None
