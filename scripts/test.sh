@@ -22,3 +22,4 @@ cargo test --workspace --locked "$@"
 # The end-to-end tests built the binary; a separate `cargo build -p` would resolve features
 # differently and rebuild polars.
 "$CARGO_TARGET_DIR/debug/asi-evolve" verify designs/designs.toml --junit "$CARGO_TARGET_DIR/verify-junit.xml"
+"$CARGO_TARGET_DIR/debug/asi-evolve" verify designs/linear-attention.toml --junit "$CARGO_TARGET_DIR/verify-linear-attention-junit.xml"

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+pub mod linear_attention;
 pub mod table3;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

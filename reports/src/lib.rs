@@ -15,6 +15,7 @@ mod render_md;
 mod report;
 mod runs;
 mod show;
+mod table1;
 mod table3;
 mod tables;
 mod tree;

@@ -11,7 +11,7 @@ use crate::figures::{self, References};
 use crate::page::{Page, TreeFigure};
 use crate::runs::{self, Run};
 use crate::tables::{self, Table};
-use crate::{paper, render_html, render_md, table3, tree};
+use crate::{paper, render_html, render_md, table1, table3, tree};
 
 /// Which campaigns get their evolution tree drawn in the HTML report.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -93,7 +93,8 @@ pub fn report(run_dirs: &[PathBuf], out: &Path, options: &ReportOptions) -> Resu
         trees.push(TreeFigure { arm: run.arm.clone(), run: run.label.clone(), file, svg });
     }
 
-    let mut summary_tables: Vec<Table> = table3::table(&suite, &runs).into_iter().collect();
+    let mut summary_tables: Vec<Table> = table1::table(&suite, &runs)?.into_iter().collect();
+    summary_tables.extend(table3::table(&suite, &runs));
     summary_tables.push(tables::arms(&agg));
     if !thresholds.is_empty() {
         summary_tables.push(tables::thresholds(&agg));

@@ -2,8 +2,9 @@
 
 - `cpu`: the default proxy, about 1-3 minutes per full evaluation on 2 cores;
 - `ci`: a smaller proxy that keeps CI's verify of the baselines within its time budget;
-- `gpu`: the paper's exploration size (about 20M parameters: 8 layers, d 256, 2,000 steps) on one
-  CUDA device, with fla's kernels when fla is importable.
+- `gpu`: the paper's exploration shape (8 layers, d 256, 2,000 steps; the paper's ~20M parameters
+  include a subword embedding, ours has 256 byte tokens) on one CUDA device, with fla's kernels
+  when fla is importable. Never run here: no GPU was available when it was written.
 
 `reference_loss` is the DeltaNet seed's held-out loss at that scale with seed 0, measured with
 this evaluator: the LM term of the score is reference_loss / loss, so the seed scores 1 there.
