@@ -23,3 +23,4 @@ cargo test --workspace --locked "$@"
 # differently and rebuild polars.
 "$CARGO_TARGET_DIR/debug/asi-evolve" verify designs/designs.toml --junit "$CARGO_TARGET_DIR/verify-junit.xml"
 "$CARGO_TARGET_DIR/debug/asi-evolve" verify designs/linear-attention.toml --junit "$CARGO_TARGET_DIR/verify-linear-attention-junit.xml"
+"$CARGO_TARGET_DIR/debug/asi-evolve" verify designs/rl-algorithm.toml --junit "$CARGO_TARGET_DIR/verify-rl-algorithm-junit.xml"
