@@ -73,8 +73,12 @@ fn an_asi_evolve_experiment_runs_in_its_step_folders_with_its_config() {
         (Some(2), Some(3))
     );
     assert_eq!(
-        (c["cognition"]["top_k"].as_integer(), c["cognition"]["min_similarity"].as_float()),
-        (Some(1), Some(0.4))
+        (
+            c["cognition"]["top_k"].as_integer(),
+            c["cognition"]["retrieval"]["kind"].as_str(),
+            c["cognition"]["retrieval"]["min_similarity"].as_float()
+        ),
+        (Some(1), Some("minilm"), Some(0.4))
     );
     assert_eq!(c["judge"]["ratio"].as_float(), Some(0.2));
     assert!(nodes.iter().all(|n| n.parents.len() <= 2));

@@ -37,7 +37,7 @@ pub struct Cognition {
 #[serde(default)]
 pub struct Retrieval {
     pub top_k: Option<usize>,
-    /// Cosine similarity of embeddings: our `cognition.min_similarity`.
+    /// Cosine similarity of embeddings: our `cognition.retrieval` of kind `minilm`.
     pub score_threshold: Option<f64>,
 }
 
@@ -99,7 +99,14 @@ impl AsiConfig {
         put(&mut top, "pool_size", self.database.max_size.map(|n| toml::Value::from(n as i64)));
         let mut cognition = toml::Table::new();
         put(&mut cognition, "top_k", self.cognition.retrieval.top_k.map(|n| toml::Value::from(n as i64)));
-        put(&mut cognition, "min_similarity", self.cognition.retrieval.score_threshold.map(toml::Value::from));
+        // ASI-Evolve's threshold is a cosine similarity of all-MiniLM-L6-v2 embeddings, which is
+        // our in-process `minilm` retrieval; BM25 scores have no such scale.
+        if let Some(threshold) = self.cognition.retrieval.score_threshold {
+            let mut retrieval = toml::Table::new();
+            retrieval.insert("kind".into(), "minilm".into());
+            retrieval.insert("min_similarity".into(), toml::Value::from(threshold));
+            cognition.insert("retrieval".into(), retrieval.into());
+        }
         if !cognition.is_empty() {
             top.insert("cognition".into(), cognition.into());
         }
@@ -154,7 +161,7 @@ database:
         assert_eq!(c.pipeline.engineer_timeout, Some(300.0));
         let expected: toml::Table = toml::from_str(
             "parents = 3\npool_size = 70\n[sampler]\nkind = \"islands\"\nislands = 5\nmigration_interval = 10\n\
-             migration_rate = 0.1\n[cognition]\ntop_k = 5\nmin_similarity = 0.4\n[judge]\nenabled = false\nratio = 0.2\n",
+             migration_rate = 0.1\n[cognition]\ntop_k = 5\n\n[cognition.retrieval]\nkind = \"minilm\"\nmin_similarity = 0.4\n[judge]\nenabled = false\nratio = 0.2\n",
         )
         .unwrap();
         assert_eq!(c.settings().unwrap(), expected);
