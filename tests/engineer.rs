@@ -79,8 +79,11 @@ fn assert_all_failed(nodes: &[Node], failure: FailureClass, reason: &str) {
     }
 }
 
-fn lines(path: &Path) -> usize {
-    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+/// Node folders of `run` holding a file called `name`: evaluators may write only into their own
+/// node's folder, so that is where they leave a trace of having run.
+fn ran(run: &Path, name: &str) -> usize {
+    std::fs::read_dir(run.join("nodes"))
+        .map_or(0, |entries| entries.filter(|e| e.as_ref().is_ok_and(|e| e.path().join(name).is_file())).count())
 }
 
 #[test]
@@ -147,39 +150,34 @@ fn a_non_zero_exit_is_a_crash_with_the_last_error_line() {
 #[test]
 fn a_three_stage_cascade_runs_the_last_stage_only_on_survivors() {
     let tmp = tempfile::tempdir().unwrap();
-    let counters = tmp.path().join("counters");
-    std::fs::create_dir_all(&counters).unwrap();
     // Each stage counts itself and checks its own results file. Stages 1 and 2 pass a quarter
     // and a half of the candidates, by the digits of x (so the seed, x = 1.5, fails stage 1);
     // stage 3 scores x.
-    let stage = format!(
-        "echo run >> '{}'/stage$ASI_EVOLVE_STAGE\n\
+    let stage = "echo run >> ran.stage$ASI_EVOLVE_STAGE\n\
          [[ $ASI_EVOLVE_STAGES == 3 && $ASI_EVOLVE_RESULTS == */results.stage$ASI_EVOLVE_STAGE.json ]] || exit 9\n\
          exec python3 - <<'PY'\n\
          import json, os\n\
-         ns = {{}}\n\
+         ns = {}\n\
          exec(open(os.environ['ASI_EVOLVE_CANDIDATE']).read(), ns)\n\
          stage, digits = int(os.environ['ASI_EVOLVE_STAGE']), round(ns['x'] * 1e6)\n\
-         score = {{1: float(digits % 4 == 1), 2: float(digits % 8 == 1), 3: ns['x']}}[stage]\n\
-         metrics = {{f'seen_at_{{stage}}': 1}}\n\
-         json.dump({{'score': score, 'metrics': metrics}}, open(os.environ['ASI_EVOLVE_RESULTS'], 'w'))\n\
-         PY\n",
-        counters.display()
-    );
+         score = {1: float(digits % 4 == 1), 2: float(digits % 8 == 1), 3: ns['x']}[stage]\n\
+         metrics = {f'seen_at_{stage}': 1}\n\
+         json.dump({'score': score, 'metrics': metrics}, open(os.environ['ASI_EVOLVE_RESULTS'], 'w'))\n\
+         PY\n";
     let evaluator = "timeout_s = 60\n\
         [[evaluator.stages]]\ncommand = [\"bash\", \"{suite_dir}/stage.sh\"]\nthreshold = 0.5\n\
         [[evaluator.stages]]\ncommand = [\"bash\", \"{suite_dir}/stage.sh\"]\nthreshold = 0.5\n\
         [[evaluator.stages]]\ncommand = [\"bash\", \"{suite_dir}/stage.sh\"]\ntimeout_s = 30\n";
-    let suite = suite(tmp.path(), evaluator, &[("stage.sh", &stage)]);
+    let suite = suite(tmp.path(), evaluator, &[("stage.sh", stage)]);
     let out = tmp.path().join("run");
     let nodes = campaign(&suite, 20, &out);
 
     let evaluated: Vec<&Node> = nodes.iter().filter(|n| n.metrics.contains_key("stage")).collect();
     let reached = |s: u64| evaluated.iter().filter(|n| n.metrics["stage"].as_u64().unwrap() >= s).count();
     assert!(evaluated.iter().all(|n| n.status == Status::Valid && n.metrics["stages"] == 3), "{evaluated:?}");
-    assert_eq!(lines(&counters.join("stage1")), evaluated.len());
-    assert_eq!(lines(&counters.join("stage2")), reached(2));
-    assert_eq!(lines(&counters.join("stage3")), reached(3));
+    assert_eq!(ran(&out, "ran.stage1"), evaluated.len());
+    assert_eq!(ran(&out, "ran.stage2"), reached(2));
+    assert_eq!(ran(&out, "ran.stage3"), reached(3));
     assert!(reached(3) >= 1, "no candidate survived to stage 3");
     assert!(evaluated.len() - reached(2) > evaluated.len() / 2, "stage 1 should reject most candidates");
 
@@ -199,16 +197,14 @@ fn a_three_stage_cascade_runs_the_last_stage_only_on_survivors() {
 #[test]
 fn a_failing_static_check_keeps_the_evaluator_from_running() {
     let tmp = tempfile::tempdir().unwrap();
-    let counter = tmp.path().join("evaluations");
     // The check rejects x < 1.5 the way a compiler reports a syntax error.
     let check = "python3 - \"$1\" <<'PY'\nimport sys\nns = {}\nexec(open(sys.argv[1]).read(), ns)\n\
         if ns['x'] < 1.5:\n    print('  File \"candidate.py\", line 2', file=sys.stderr)\n    \
         print('SyntaxError: x below 1.5', file=sys.stderr)\n    sys.exit(1)\nPY\n";
-    let evaluate =
-        format!("echo run >> '{}'\necho '{{\"score\": 1.0}}' > \"$ASI_EVOLVE_RESULTS\"\n", counter.display());
+    let evaluate = "echo run >> ran.evaluate\necho '{\"score\": 1.0}' > \"$ASI_EVOLVE_RESULTS\"\n";
     let evaluator = "command = [\"bash\", \"{suite_dir}/evaluate.sh\"]\n\
         static_check = [\"bash\", \"{suite_dir}/check.sh\", \"{candidate}\"]\n";
-    let suite = suite(tmp.path(), evaluator, &[("evaluate.sh", &evaluate), ("check.sh", check)]);
+    let suite = suite(tmp.path(), evaluator, &[("evaluate.sh", evaluate), ("check.sh", check)]);
     let nodes = campaign(&suite, 8, &tmp.path().join("run"));
 
     let rejected: Vec<&Node> = nodes.iter().filter(|n| n.failure == Some(FailureClass::SyntaxError)).collect();
@@ -216,7 +212,10 @@ fn a_failing_static_check_keeps_the_evaluator_from_running() {
     for n in &rejected {
         assert_eq!(n.reason.as_deref(), Some("File \"candidate.py\", line 2 | SyntaxError: x below 1.5"));
     }
-    assert_eq!(lines(&counter), nodes.iter().filter(|n| n.status == Status::Valid).count());
+    assert_eq!(
+        ran(&tmp.path().join("run"), "ran.evaluate"),
+        nodes.iter().filter(|n| n.status == Status::Valid).count()
+    );
 }
 
 #[test]

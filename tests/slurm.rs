@@ -32,11 +32,13 @@ fn serial() -> Option<MutexGuard<'static, ()>> {
 fn slurm_is_up() -> bool {
     let answer = Command::new("sinfo").args(["-h", "-N", "-o", "%T"]).output();
     let state = answer.as_ref().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
-    let up = answer.is_ok_and(|o| o.status.success()) && ["idle", "mixed", "allocated"].iter().any(|s| state.starts_with(s));
+    let up =
+        answer.is_ok_and(|o| o.status.success()) && ["idle", "mixed", "allocated"].iter().any(|s| state.starts_with(s));
     if up {
         return true;
     }
-    let required = std::env::var("ASI_EVOLVE_REQUIRE_SLURM").is_ok_and(|v| v == "1") || std::env::var_os("CI").is_some();
+    let required =
+        std::env::var("ASI_EVOLVE_REQUIRE_SLURM").is_ok_and(|v| v == "1") || std::env::var_os("CI").is_some();
     let message = format!(
         "no Slurm node answers `sinfo` (state: {state:?}); start one with `sudo bash scripts/slurm-local.sh start`"
     );

@@ -142,7 +142,8 @@ pub fn run(
 
 fn run_cell(base: &CampaignConfig, arm: Arm, seed: u64, dir: &Path, bin: &Path) -> CellOutcome {
     if dir.join(DB_FILE).is_file() {
-        let finished = Database::open(dir).and_then(|db| db.meta("finished_at")).map(|f| f.is_some());
+        let finished =
+            Database::open_read_only(&dir.join(DB_FILE)).and_then(|db| db.meta("finished_at")).map(|f| f.is_some());
         return match finished {
             Ok(true) => CellOutcome::Skipped,
             Ok(false) => match Campaign::resume(dir, bin.to_owned(), None).and_then(Campaign::run) {

@@ -435,11 +435,19 @@ pub struct EngineerConfig {
     /// With an LLM researcher: how many times a crashed candidate's error goes back to the
     /// researcher for a fix.
     pub debug_retries: u32,
+    /// A proposed program larger than this is stored as a failed proposal, not evaluated.
+    pub max_program_bytes: usize,
 }
 
 impl Default for EngineerConfig {
     fn default() -> Self {
-        Self { timeout_s: None, output_cap_bytes: 64 * 1024, novelty_similarity: None, debug_retries: 2 }
+        Self {
+            timeout_s: None,
+            output_cap_bytes: 64 * 1024,
+            novelty_similarity: None,
+            debug_retries: 2,
+            max_program_bytes: 256 * 1024,
+        }
     }
 }
 
@@ -549,6 +557,9 @@ impl CampaignConfig {
             && !(0.0..=1.0).contains(&t)
         {
             return invalid("engineer.novelty_similarity", "must lie in [0, 1]");
+        }
+        if self.engineer.max_program_bytes < 1024 {
+            return invalid("engineer.max_program_bytes", "must be at least 1024");
         }
         if self.engineer.output_cap_bytes < 1024 {
             return invalid("engineer.output_cap_bytes", "must be at least 1024");

@@ -90,19 +90,24 @@ enum Command {
         #[arg(long = "threshold")]
         thresholds: Vec<f64>,
     },
-    /// Evaluate one program with a suite's evaluator and print the results.
+    /// Evaluate one program with a suite's evaluator and print the results
+    /// (exit 0 valid, 2 invalid or failed, 1 could not evaluate).
     Evaluate {
         suite: String,
         program: PathBuf,
-        /// Working directory for the evaluation (default: a temporary one).
+        /// Working directory for the evaluation (default: a temporary one, removed afterwards).
         #[arg(long)]
         workdir: Option<PathBuf>,
+        /// Keep the temporary working directory.
+        #[arg(long)]
+        keep: bool,
     },
-    /// Validate and score a circle packing at zero tolerance; used by the circle-packing suites.
+    /// Validate and score a circle packing at zero tolerance; used by the circle-packing suites
+    /// (exit 0 valid, 2 invalid, 1 could not read or write).
     ValidatePacking {
         /// Number of circles the packing must have.
-        #[arg(long)]
-        n: usize,
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        n: u64,
         /// packing.json: {"centers": [[x, y], ...], "radii": [...], "reported_sum": s}.
         packing: PathBuf,
         /// Where to write the results (default: stdout).
@@ -218,7 +223,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Evaluate { suite, program, workdir } => evaluate(&suite, &program, workdir),
+        Command::Evaluate { suite, program, workdir, keep } => evaluate(&suite, &program, workdir, keep),
         Command::Verify { designs, junit } => Ok(asi_evolve::verify::run(&designs, junit.as_deref())?),
         Command::SlurmStage { status, limits: l, command } => {
             let limits = asi_evolve::suite::Limits {
@@ -227,21 +232,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 file_size_mb: l.file_size_mb,
                 open_files: l.open_files,
             };
-            let code = asi_evolve::engineer::executor::slurm::launch::run_stage(&status, &limits, &command[0], &command[1..]);
+            let code =
+                asi_evolve::engineer::executor::slurm::launch::run_stage(&status, &limits, &command[0], &command[1..]);
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
-        Command::ValidatePacking { n, packing, results } => {
-            let text = std::fs::read_to_string(&packing)
-                .with_context(|| format!("cannot read packing file {}", packing.display()))?;
-            let evaluation = asi_evolve_packing::evaluate(&text, n);
-            let json = serde_json::to_string_pretty(&evaluation)?;
-            match results {
-                Some(path) => std::fs::write(&path, json + "\n")
-                    .with_context(|| format!("cannot write results to {}", path.display()))?,
-                None => println!("{json}"),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::ValidatePacking { n, packing, results } => validate_packing(n as usize, &packing, results.as_deref()),
     }
 }
 
@@ -251,6 +246,9 @@ fn run_campaign(config: CampaignConfig) -> Result<ExitCode> {
 }
 
 fn finish_campaign(campaign: Campaign) -> Result<ExitCode> {
+    for warning in campaign.warnings() {
+        eprintln!("warning: {warning}");
+    }
     println!("researcher: {}", campaign.researcher_description());
     println!("run directory: {}", campaign.run_dir().display());
     if !std::io::stdout().is_terminal() {
@@ -360,16 +358,22 @@ fn collect_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(runs)
 }
 
-fn evaluate(suite: &str, program: &PathBuf, workdir: Option<PathBuf>) -> Result<ExitCode> {
+fn evaluate(suite: &str, program: &PathBuf, workdir: Option<PathBuf>, keep: bool) -> Result<ExitCode> {
     let suite = Suite::resolve(suite)?;
     let code =
         std::fs::read_to_string(program).with_context(|| format!("cannot read program {}", program.display()))?;
     let bin = std::env::current_exe().context("cannot locate the asi-evolve executable")?;
     let engineer = Engineer::new(suite, bin, None, 64 * 1024);
+    let temporary = workdir.is_none();
     let dir =
         workdir.unwrap_or_else(|| std::env::temp_dir().join(format!("asi-evolve-evaluate-{}", std::process::id())));
     let e = engineer.evaluate(&code, &dir, 0);
-    eprintln!("evaluated in {}", dir.display());
+    if temporary && !keep {
+        std::fs::remove_dir_all(&dir).ok();
+        eprintln!("evaluated in {} (removed; --keep keeps it)", dir.display());
+    } else {
+        eprintln!("evaluated in {}", dir.display());
+    }
     let report = serde_json::json!({
         "status": e.status.as_str(),
         "failure": e.failure.map(|f| f.as_str()),
@@ -381,4 +385,21 @@ fn evaluate(suite: &str, program: &PathBuf, workdir: Option<PathBuf>) -> Result<
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(if e.status == Status::Valid { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// `validate-packing`: the results go to `results` (or stdout) whatever the verdict, and the exit
+/// status says it, as for `evaluate`.
+fn validate_packing(n: usize, packing: &Path, results: Option<&Path>) -> Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(packing).with_context(|| format!("cannot read packing file {}", packing.display()))?;
+    let name = packing.file_name().map_or_else(|| packing.display().to_string(), |f| f.to_string_lossy().into_owned());
+    let evaluation = asi_evolve_packing::evaluate_file(&text, n, &name);
+    let json = serde_json::to_string_pretty(&evaluation)?;
+    match results {
+        Some(path) => {
+            std::fs::write(path, json + "\n").with_context(|| format!("cannot write results to {}", path.display()))?
+        }
+        None => println!("{json}"),
+    }
+    Ok(if evaluation.valid { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }

@@ -49,6 +49,10 @@ impl CampaignDb {
         }
         let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|source| ReportError::Sqlite { path: path.clone(), source })?;
+        // A reader that meets the controller's write lock (at a commit, or as it closes) waits
+        // for it instead of failing with "database is locked".
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|source| ReportError::Sqlite { path: path.clone(), source })?;
         Ok(Self { conn, path, run_dir: run_dir.to_owned() })
     }
 
@@ -131,5 +135,34 @@ impl CampaignDb {
                 },
             )
             .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_waits_for_the_controllers_write_lock_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Connection::open(dir.path().join("campaign.db")).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO campaign VALUES ('suite', 'x');",
+            )
+            .unwrap();
+        // An exclusive lock held for a while, as a controller closing its database takes one.
+        writer
+            .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; UPDATE campaign SET value = 'y';")
+            .unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            writer.execute_batch("COMMIT").unwrap();
+            drop(writer);
+        });
+        let db = CampaignDb::open(dir.path()).unwrap();
+        assert_eq!(db.meta("suite").unwrap().as_deref(), Some("y"));
+        release.join().unwrap();
     }
 }

@@ -62,13 +62,13 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
         Some((node, score)) => {
             let beside = match &primary {
                 Some(name) => {
-                    format!("  {name} {}", metric(&metrics, node.id, name).map_or("-".into(), |v| format!("{v:.10}")))
+                    format!("  {name} {}", metric(&metrics, node.id, name).map_or("-".into(), |v| compact(v, 10)))
                 }
                 None => String::new(),
             };
-            line(&mut out, "best", &format!("#{}  score {score:.10}{beside}  `{}`", node.id, node.name));
+            line(&mut out, "best", &format!("#{}  score {}{beside}  `{}`", node.id, compact(score, 10), node.name));
             if let Some(own) = metrics.get(&node.id).filter(|m| !m.is_empty()) {
-                let shown: Vec<String> = own.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let shown: Vec<String> = own.iter().map(|(k, v)| format!("{k} {}", shortest(*v))).collect();
                 line(&mut out, "metrics", &shown.join("  "));
             }
             let file = db.meta("candidate_file")?.unwrap_or_else(|| "candidate.py".into());
@@ -86,7 +86,7 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
                 line(
                     &mut out,
                     "reference",
-                    &format!("{:<18} {:.10}  ours {:+.6}{by}", b.system, b.value, value - b.value),
+                    &format!("{:<18} {:.10}  ours {}{by}", b.system, b.value, signed(value - b.value, 6)),
                 );
             }
         }
@@ -125,10 +125,10 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
             format!("#{}", n.id),
             parents,
             status,
-            n.score.map_or("-".into(), |s| format!("{s:.8}"))
+            n.score.map_or("-".into(), |s| compact(s, 8))
         );
         if let Some(p) = &primary {
-            let v = metric(&metrics, n.id, p).map_or("-".into(), |v| format!("{v:.8}"));
+            let v = metric(&metrics, n.id, p).map_or("-".into(), |v| compact(v, 8));
             row.push_str(&format!("  {v:>primary_width$}"));
         }
         if staged {
@@ -138,7 +138,7 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
             };
             row.push_str(&format!("  {reached:>5}"));
         }
-        let best = best_so_far.map_or("-".into(), |s| format!("{s:.8}"));
+        let best = best_so_far.map_or("-".into(), |s| compact(s, 8));
         writeln!(out, "{row}  {best:>13}  {:>7.2}  {}", n.evaluate_seconds, n.name).expect("writing to a String");
     }
     Ok(out)
@@ -176,12 +176,28 @@ fn candidate_path(folder: &Path, file: &str) -> std::path::PathBuf {
     direct
 }
 
+/// `digits` decimals, or scientific notation where that would print more than a few dozen
+/// characters (an evaluator may report 1e308).
+fn compact(x: f64, digits: usize) -> String {
+    if x != 0.0 && !(1e-4..1e12).contains(&x.abs()) { format!("{x:.digits$e}") } else { format!("{x:.digits$}") }
+}
+
+/// The shortest text that reads back as `x`, in scientific notation where plain would be long.
+fn shortest(x: f64) -> String {
+    if x != 0.0 && !(1e-4..1e12).contains(&x.abs()) { format!("{x:e}") } else { format!("{x}") }
+}
+
+fn signed(x: f64, digits: usize) -> String {
+    let text = compact(x, digits);
+    if x >= 0.0 { format!("+{text}") } else { text }
+}
+
 /// The chain of derived-from parents back to the seed, oldest first.
 fn lineage(nodes: &[NodeRow], id: u64) -> String {
     let mut chain = Vec::new();
     let mut current = nodes.iter().find(|n| n.id == id);
     while let Some(n) = current {
-        chain.push(format!("#{} {}", n.id, n.score.map_or("-".into(), |s| format!("{s:.6}"))));
+        chain.push(format!("#{} {}", n.id, n.score.map_or("-".into(), |s| compact(s, 6))));
         if chain.len() > nodes.len() {
             break;
         }
@@ -211,6 +227,17 @@ mod tests {
             committed_at: String::new(),
             metrics: Default::default(),
         }
+    }
+
+    #[test]
+    fn huge_and_tiny_scores_print_compactly() {
+        assert_eq!(compact(1e308, 8), "1.00000000e308");
+        assert_eq!(compact(-2.5e-9, 6), "-2.500000e-9");
+        assert_eq!(compact(2.635983, 6), "2.635983");
+        assert_eq!(compact(0.0, 4), "0.0000");
+        assert_eq!(signed(1e300, 2), "+1.00e300");
+        let nodes = vec![row(0, None, Some(1e308))];
+        assert!(lineage(&nodes, 0).len() < 30, "{}", lineage(&nodes, 0));
     }
 
     #[test]

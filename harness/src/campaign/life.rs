@@ -13,12 +13,13 @@ use asi_evolve_embedder::{Embedder, installed_model_dir, model_venv};
 use crate::cognition::{CognitionBase, CognitionError};
 use crate::config::{CampaignConfig, ConfigError, RetrievalConfig};
 use crate::database::samplers;
-use crate::database::{DB_FILE, Database};
+use crate::database::{DB_FILE, Database, DatabaseError};
 use crate::engineer::Engineer;
 use crate::judge::Judge;
 use crate::novelty::NoveltyIndex;
 use crate::prompts::Templates;
 use crate::researcher;
+use crate::run_lock::{LOCK_FILE, RunLock};
 use crate::suite::Suite;
 
 impl Campaign {
@@ -27,16 +28,19 @@ impl Campaign {
     pub fn create(config: CampaignConfig, bin: PathBuf) -> Result<Self, CampaignError> {
         config.validate()?;
         let suite = Suite::resolve(&config.suite)?;
+        crate::preflight::check_seed_markers(&suite)?;
         let run_dir = config.out.clone().unwrap_or_else(|| default_run_dir(&suite.name, config.seed));
-        if run_dir.join(DB_FILE).exists() {
-            return Err(CampaignError::RunDirTaken(run_dir));
-        }
+        refuse_taken(&run_dir)?;
         let dir_err = |source| CampaignError::RunDir { path: run_dir.clone(), source };
         std::fs::create_dir_all(&run_dir).map_err(dir_err)?;
         let run_dir = run_dir.canonicalize().map_err(dir_err)?;
+        let lock = RunLock::acquire(&run_dir)?;
+        refuse_taken(&run_dir)?;
         let mut config = config;
         config.out = Some(run_dir.clone());
-        let campaign = Self::assemble(config, suite, run_dir.clone(), bin)?;
+        // The database is built under a staging name and published once its config is stored:
+        // a controller killed at any point leaves a folder that `run --out` or `--resume` takes.
+        let mut campaign = Self::assemble(config, suite, run_dir.clone(), bin, lock, Database::create_staging)?;
         let manifest = campaign.manifest()?;
         std::fs::write(run_dir.join(CONFIG_FILE), campaign.config.to_toml()).map_err(dir_err)?;
         std::fs::write(run_dir.join(MANIFEST_FILE), toml::to_string_pretty(&manifest).expect("a manifest serialises"))
@@ -46,6 +50,7 @@ impl Campaign {
             campaign.db.set_meta(key, &text)?;
         }
         campaign.db.set_meta("started_at", &chrono::Utc::now().to_rfc3339())?;
+        campaign.db = campaign.db.publish()?;
         Ok(campaign)
     }
 
@@ -58,8 +63,10 @@ impl Campaign {
         }
         let run_dir =
             run_dir.canonicalize().map_err(|source| CampaignError::RunDir { path: run_dir.to_owned(), source })?;
-        let db = Database::open(&run_dir)?;
+        // Looked at read-only first, so a folder that is not a campaign is left as it was.
+        let db = open_campaign_read_only(&run_dir)?;
         let text = db.meta("config")?.ok_or_else(|| CampaignError::NotACampaign(run_dir.clone()))?;
+        let lock = RunLock::acquire(&run_dir)?;
         let mut config = CampaignConfig::from_toml(&text)
             .map_err(|message| ConfigError::Parse { path: run_dir.join(DB_FILE), message })?;
         config.out = Some(run_dir.clone());
@@ -78,12 +85,19 @@ impl Campaign {
             return Err(CampaignError::SuiteChanged { suite: suite.dir.clone(), recorded, now });
         }
         drop(db);
-        let campaign = Self::assemble(config, suite, run_dir, bin)?;
+        let campaign = Self::assemble(config, suite, run_dir, bin, lock, Database::open)?;
         campaign.db.set_meta("resumed_at", &chrono::Utc::now().to_rfc3339())?;
         Ok(campaign)
     }
 
-    fn assemble(config: CampaignConfig, suite: Suite, run_dir: PathBuf, bin: PathBuf) -> Result<Self, CampaignError> {
+    fn assemble(
+        config: CampaignConfig,
+        suite: Suite,
+        run_dir: PathBuf,
+        bin: PathBuf,
+        lock: RunLock,
+        open_db: fn(&Path) -> Result<Database, DatabaseError>,
+    ) -> Result<Self, CampaignError> {
         let models = Models::build(&config)?;
         let templates = Templates::load(&suite.dir)?;
         let mut cognition = if config.cognition.enabled { Some(CognitionBase::for_suite(&suite)?) } else { None };
@@ -97,7 +111,7 @@ impl Campaign {
         let researcher = researcher::build(&config, models.researcher.clone(), templates.clone());
         let analyzer = crate::analyzer::build(&config, models.analyzer.clone(), templates.clone());
         let judge = models.judge.clone().map(|m| Judge::new(m, templates.clone(), config.judge.ratio, config.seed));
-        let db = Database::open(&run_dir)?;
+        let db = open_db(&run_dir)?;
         let executor = crate::engineer::executor::build(&config.executor, &bin);
         let engineer = Engineer::new(suite.clone(), bin, config.engineer.timeout_s, config.engineer.output_cap_bytes)
             .with_executor(executor);
@@ -109,13 +123,14 @@ impl Campaign {
             novelty: NoveltyIndex::default(),
             novelty_similarity: config.engineer.novelty_similarity,
             debug_retries: config.engineer.debug_retries,
+            max_program_bytes: config.engineer.max_program_bytes,
             window: config.window,
             run_dir,
             seed: config.seed,
             task: suite.task.clone(),
         };
         let sampler = samplers::build(&config, &suite.seed_program);
-        Ok(Self { config, roles: Arc::new(roles), cognition, embeddings: models.embeddings, sampler, db })
+        Ok(Self { config, roles: Arc::new(roles), cognition, embeddings: models.embeddings, sampler, db, _lock: lock })
     }
 
     /// What reproduces this campaign: stored in its database and as `manifest.toml`.
@@ -141,6 +156,7 @@ impl Campaign {
         put("sampler", self.config.sampler.kind().as_str().into());
         put("harness_version", env!("CARGO_PKG_VERSION").into());
         put("git_revision", env!("ASI_EVOLVE_GIT_REVISION").into());
+        put("evaluator_confinement", crate::engineer::confine::status().describe());
         Ok(m)
     }
 
@@ -151,4 +167,28 @@ impl Campaign {
     pub fn researcher_description(&self) -> String {
         self.roles.researcher.describe()
     }
+
+    /// What the user should know about the conditions this campaign runs under.
+    pub fn warnings(&self) -> Vec<String> {
+        crate::preflight::warnings(self.roles.engineer.suite(), &self.config)
+    }
+}
+
+/// The database of the campaign in `run_dir`, opened read-only.
+pub(super) fn open_campaign_read_only(run_dir: &Path) -> Result<Database, CampaignError> {
+    match Database::open_read_only(&run_dir.join(DB_FILE)) {
+        Err(DatabaseError::NotACampaign { .. }) => Err(CampaignError::NotACampaign(run_dir.to_owned())),
+        other => Ok(other?),
+    }
+}
+
+/// A folder holding a published campaign is taken; one whose controller is alive names it.
+fn refuse_taken(run_dir: &Path) -> Result<(), CampaignError> {
+    if !run_dir.join(DB_FILE).exists() {
+        return Ok(());
+    }
+    if run_dir.join(LOCK_FILE).exists() {
+        RunLock::acquire(run_dir)?;
+    }
+    Err(CampaignError::RunDirTaken(run_dir.to_owned()))
 }

@@ -52,6 +52,10 @@ pub enum CampaignError {
     Prompt(#[from] PromptError),
     #[error(transparent)]
     Database(#[from] DatabaseError),
+    #[error(transparent)]
+    Locked(#[from] crate::run_lock::RunLockError),
+    #[error(transparent)]
+    SeedMarkers(#[from] crate::preflight::SeedMarkersError),
     #[error("{0} already holds a campaign ({DB_FILE}); choose another --out")]
     RunDirTaken(PathBuf),
     #[error("cannot prepare run directory {path}: {source}")]
@@ -95,4 +99,6 @@ pub struct Campaign {
     embeddings: Option<Arc<dyn EmbedModel>>,
     sampler: Box<dyn Sampler>,
     db: Database,
+    /// This controller's hold on the run directory, for the campaign's whole life.
+    _lock: crate::run_lock::RunLock,
 }

@@ -60,6 +60,6 @@ fn load_recording(source: &Path) -> Result<Replay, CampaignError> {
     if !db_path.is_file() {
         return Err(CampaignError::NoRecording(source.to_owned()));
     }
-    let exchanges = Database::open_file(&db_path)?.exchanges()?;
+    let exchanges = Database::open_read_only(&db_path)?.exchanges()?;
     Ok(Replay::new(source.display().to_string(), exchanges))
 }

@@ -2,9 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::life::open_campaign_read_only;
 use super::{Campaign, CampaignError, Summary};
 use crate::config::{CampaignConfig, ConfigError};
 use crate::database::{DB_FILE, Database};
+use crate::run_lock::RunLock;
 
 /// How a rerun compares with the campaign it reproduces.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,9 +25,10 @@ pub enum Comparison {
 /// Runs a recorded campaign again from its stored config and seed, serving its model calls from
 /// its own recording, and compares the node tables.
 pub fn rerun(original: &Path, out: PathBuf, bin: PathBuf) -> Result<(Summary, Comparison), CampaignError> {
-    let db =
-        Database::open_file(&original.join(DB_FILE)).map_err(|_| CampaignError::NotACampaign(original.to_owned()))?;
+    let db = open_campaign_read_only(original)?;
     let text = db.meta("config")?.ok_or_else(|| CampaignError::NotACampaign(original.to_owned()))?;
+    // A campaign still being run by its controller is not rerun (and not resumed meanwhile).
+    let _original_lock = RunLock::acquire(original)?;
     let mut config = CampaignConfig::from_toml(&text)
         .map_err(|message| ConfigError::Parse { path: original.join(DB_FILE), message })?;
     let recorded_hash = db.meta("suite_hash")?.unwrap_or_default();

@@ -28,6 +28,7 @@ pub(super) struct Roles {
     pub(super) novelty: NoveltyIndex,
     pub(super) novelty_similarity: Option<f64>,
     pub(super) debug_retries: u32,
+    pub(super) max_program_bytes: usize,
     pub(super) window: u64,
     pub(super) run_dir: PathBuf,
     pub(super) seed: u64,
@@ -125,14 +126,23 @@ impl Roles {
         };
         let (draft, evaluation) = match proposal {
             Ok(Proposal { name, motivation, code }) => {
-                let mut draft = unproposed(name, code, motivation, job.grid.clone());
-                let horizon = job.round.saturating_sub(self.window);
-                let evaluation =
-                    match self.novelty.duplicate(&draft.code, horizon, &job.parents, self.novelty_similarity) {
-                        Some(why) => Evaluation::not_run(FailureClass::Duplicate, why),
-                        None => self.evaluate_with_debugging(&mut draft, &mut exchanges)?,
-                    };
-                (draft, evaluation)
+                match crate::engineer::caps::oversized_program(&code, self.max_program_bytes) {
+                    // An oversized program is neither evaluated nor stored (nor shown to later prompts).
+                    Some(why) => (
+                        unproposed(name, String::new(), motivation, None),
+                        Evaluation::not_run(FailureClass::Proposal, why),
+                    ),
+                    None => {
+                        let mut draft = unproposed(name, code, motivation, job.grid.clone());
+                        let horizon = job.round.saturating_sub(self.window);
+                        let evaluation =
+                            match self.novelty.duplicate(&draft.code, horizon, &job.parents, self.novelty_similarity) {
+                                Some(why) => Evaluation::not_run(FailureClass::Duplicate, why),
+                                None => self.evaluate_with_debugging(&mut draft, &mut exchanges)?,
+                            };
+                        (draft, evaluation)
+                    }
+                }
             }
             Err(ProposalError::Replay(e)) => return Err(e.into()),
             Err(ProposalError::Unusable(reason)) => (
@@ -169,7 +179,7 @@ impl Roles {
                 stderr: &evaluation.stderr_tail,
                 exchanges,
             })?;
-            let Some(fixed) = fixed else { break };
+            let Some(fixed) = fixed.filter(|f| f.len() <= self.max_program_bytes) else { break };
             fixes += 1;
             draft.code = fixed;
             evaluation = self.evaluate(draft.round, &draft.code, exchanges)?;

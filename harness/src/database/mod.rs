@@ -1,7 +1,10 @@
 //! The campaign database: one SQLite file per run directory, in WAL mode so that a reader
 //! (`asi-evolve show`, a notebook) can open it while the campaign writes.
 
+mod read_only;
 pub mod samplers;
+
+pub use read_only::{READER_BUSY_TIMEOUT, STAGING_DB_FILE};
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +27,10 @@ pub enum DatabaseError {
     Corrupt { path: PathBuf, id: i64, column: &'static str, message: String },
     #[error("database {path}: node {id} is already stored; a campaign never overwrites a node")]
     Duplicate { path: PathBuf, id: NodeId },
+    #[error("{path} holds no campaign (not an asi-evolve database with a stored config)")]
+    NotACampaign { path: PathBuf },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 const SCHEMA: &str = "

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::Evaluation;
+use super::executor::Exit;
 use super::limits::signal_meaning;
 use super::results;
-use super::executor::Exit;
 use crate::node::{FailureClass, Status};
 
 /// Classifies a run from its exit, its results file (`results_name` holding `results`, if it
@@ -121,7 +121,10 @@ mod tests {
         assert_eq!(garbage.failure, Some(FailureClass::BadOutput));
         assert!(garbage.reason.unwrap().contains("results.stage2.json"));
         let lost = c(Exit::Lost("the Slurm job ended NODE_FAIL".into()), Some(r#"{"score": 1.0}"#), "");
-        assert_eq!((lost.failure, lost.reason.as_deref()), (Some(FailureClass::Crash), Some("the Slurm job ended NODE_FAIL")));
+        assert_eq!(
+            (lost.failure, lost.reason.as_deref()),
+            (Some(FailureClass::Crash), Some("the Slurm job ended NODE_FAIL"))
+        );
         let killed = c(Exit::Signal(libc::SIGXCPU), None, "");
         assert_eq!(killed.failure, Some(FailureClass::Crash));
         assert!(killed.reason.unwrap().contains("cpu_seconds"));

@@ -2,11 +2,14 @@
 //! check and evaluator stages there, each in a sandboxed process group, and turns what came
 //! back into an `Evaluation`.
 
+pub mod caps;
 pub mod cascade;
 mod classify;
+pub mod confine;
 pub mod executor;
 mod explain;
 mod limits;
+mod reaper;
 pub mod results;
 pub mod sandbox;
 mod stale;
@@ -30,13 +33,13 @@ use executor::{Executor, Exit, StageJob};
 pub const RESULTS_FILE: &str = "results.json";
 /// `ASI_EVOLVE_RESULTS` while the static check runs; never read.
 const CHECK_RESULTS_FILE: &str = "results.static_check.json";
-/// Host variables an evaluator may need to find its interpreter; nothing else is inherited.
+/// Host variables an evaluator may need to find its interpreter; nothing else is inherited
+/// (`TMPDIR` is the evaluation's own private folder).
 const PASSTHROUGH: &[&str] = &[
     "PATH",
     "HOME",
     "LANG",
     "LC_ALL",
-    "TMPDIR",
     "PYENV_ROOT",
     "PYENV_VERSION",
     "VIRTUAL_ENV",
@@ -106,6 +109,8 @@ struct Node<'a> {
     cwd: &'a Path,
     /// The node's folder, which holds the record of a running evaluator group.
     node_dir: &'a Path,
+    /// The evaluation's private temporary folder (its `TMPDIR`).
+    scratch: &'a Path,
     seed: u64,
 }
 
@@ -147,6 +152,14 @@ impl Engineer {
     pub fn evaluate_round(&self, code: &str, node_dir: &Path, seed: u64, round: Option<u64>) -> Evaluation {
         match self.try_evaluate(code, node_dir, seed, round) {
             Ok(e) => e,
+            // The folder is made before anything runs (a failure there is not NotFound), so a
+            // folder missing afterwards was removed by what ran in it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !node_dir.exists() => Evaluation::not_run(
+                FailureClass::Crash,
+                format!(
+                    "the candidate deleted its own node folder during the evaluation, taking its output with it ({e})"
+                ),
+            ),
             Err(e) => Evaluation::not_run(
                 FailureClass::Crash,
                 format!("could not run the evaluator in {}: {e}", node_dir.display()),
@@ -175,13 +188,22 @@ impl Engineer {
             }
             std::fs::write(path, contents)?;
         }
-        let node = Node { candidate: &candidate, workdir: &workdir, cwd: &placement.cwd, node_dir: &node_dir, seed };
+        let scratch = confine::Scratch::new()?;
+        let node = Node {
+            candidate: &candidate,
+            workdir: &workdir,
+            cwd: &placement.cwd,
+            node_dir: &node_dir,
+            scratch: scratch.path(),
+            seed,
+        };
 
         let mut check_seconds = 0.0;
         if let Some(check) = &self.suite.evaluator.static_check {
             let timeout = static_check::MAX_TIMEOUT.min(self.timeouts[0]);
             // Its own results path, so nothing it writes can pass for the evaluator's results.
-            let out = sandbox::run(&self.job(check, &node, 0, &workdir.join(CHECK_RESULTS_FILE), timeout).sandbox_spec())?;
+            let out =
+                sandbox::run(&self.job(check, &node, 0, &workdir.join(CHECK_RESULTS_FILE), timeout).sandbox_spec())?;
             if let Some(failed) = static_check::verdict(&out, timeout) {
                 std::fs::write(workdir.join("stdout.log"), &failed.stdout_tail)?;
                 std::fs::write(workdir.join("stderr.log"), &failed.stderr_tail)?;
@@ -201,8 +223,14 @@ impl Engineer {
             let stderr_tail = out.stderr.text();
             std::fs::write(workdir.join(stdout_name), &stdout_tail)?;
             std::fs::write(workdir.join(stderr_name), &stderr_tail)?;
-            let results = if out.exit == Exit::TimedOut { None } else { std::fs::read_to_string(&results_path).ok() };
-            let mut e = classify(out.exit, results.as_deref(), &results_name, &stderr_tail, timeout);
+            let results = if out.exit == Exit::TimedOut { Ok(None) } else { caps::read_results(&results_path) };
+            let mut e = match results {
+                Ok(results) => caps::bound(
+                    classify(out.exit, results.as_deref(), &results_name, &stderr_tail, timeout),
+                    &results_name,
+                ),
+                Err(why) => Evaluation::not_run(FailureClass::BadOutput, format!("{results_name}: {why}")),
+            };
             explain::rejection(&mut e, &workdir, &self.suite.evaluator.log_files, &stdout_tail, &stderr_tail);
             e.stdout_tail = stdout_tail;
             e.stderr_tail = stderr_tail;
@@ -214,6 +242,10 @@ impl Engineer {
             std::fs::write(workdir.join("stderr.log"), &evaluation.stderr_tail)?;
         }
         evaluation.seconds += check_seconds;
+        if !candidate.exists() && evaluation.status != Status::Valid {
+            let reason = evaluation.reason.take().unwrap_or_default();
+            evaluation.reason = Some(format!("{reason} (the candidate file was deleted during the evaluation)"));
+        }
         Ok(evaluation)
     }
 
@@ -237,6 +269,7 @@ impl Engineer {
             timeout,
             output_cap: self.output_cap,
             limits: self.suite.evaluator.limits,
+            writable: vec![node.node_dir.to_owned(), node.scratch.to_owned()],
         }
     }
 
@@ -253,6 +286,7 @@ impl Engineer {
             ("ASI_EVOLVE_BIN".into(), self.bin.to_string_lossy().into_owned()),
             ("ASI_EVOLVE_STAGE".into(), stage.to_string()),
             ("ASI_EVOLVE_STAGES".into(), self.suite.evaluator.stages.len().to_string()),
+            ("TMPDIR".into(), node.scratch.to_string_lossy().into_owned()),
         ]);
         env.extend(self.suite.evaluator.env.iter().cloned());
         env

@@ -1,8 +1,9 @@
 //! Runs one evaluator command in its own process group with a timeout and resource limits.
-//! When the command ends, by itself or by the timeout, the whole group is killed before the
-//! leader is reaped, so no grandchild it forked survives and the group id cannot have been
-//! reused in between. Output is read as it comes and only a bounded tail is kept, however
-//! much the command prints.
+//! The command runs below a reaper (see `reaper`) that leads the group; when the command
+//! ends, by itself or by the timeout, every descendant of the reaper — those that left the
+//! group too — and then the whole group are killed before the reaper is reaped, so nothing it
+//! started survives and the group id cannot have been reused in between. Output is read as it
+//! comes and only a bounded tail is kept, however much the command prints.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -12,7 +13,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::confine;
 use super::limits::Prepared;
+use super::reaper;
 use super::stale;
 use crate::suite::Limits;
 
@@ -33,6 +36,8 @@ pub struct RunSpec {
     pub limits: Limits,
     /// A folder to keep `evaluator.pgid` in while the group may be alive (see `stale`).
     pub record_group_in: Option<PathBuf>,
+    /// The only folders the command may write into (see `confine`); empty: unconfined.
+    pub writable: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,11 +93,29 @@ pub fn run(spec: &RunSpec) -> std::io::Result<RunOutput> {
             command.pre_exec(move || limits.apply());
         }
     }
+    if !spec.writable.is_empty() {
+        let mut rules = confine::rules(&spec.writable)?;
+        if rules.is_some() {
+            // SAFETY: applying a ruleset built before the fork makes two system calls
+            // (prctl, landlock_restrict_self) and allocates nothing.
+            unsafe {
+                command.pre_exec(move || confine::apply(&mut rules));
+            }
+        }
+    }
+    let (mut status_pipe, hook) = reaper::pipe()?;
+    // SAFETY: become_reaper makes only async-signal-safe system calls on integers prepared
+    // before the fork; it is registered last, so the limits above bind the reaper too.
+    unsafe {
+        command.pre_exec(move || hook.become_reaper());
+    }
     let mut child = command.spawn()?;
+    status_pipe.spawned();
     let pid = child.id() as libc::pid_t;
     if let Some(dir) = &spec.record_group_in
         && let Err(e) = stale::record(dir, pid)
     {
+        reaper::kill_tree(pid);
         kill_group(pid, libc::SIGKILL);
         child.wait().ok();
         stale::clear(dir, pid);
@@ -103,20 +126,22 @@ pub fn run(spec: &RunSpec) -> std::io::Result<RunOutput> {
 
     let (exited_tx, exited_rx) = mpsc::channel();
     thread::spawn(move || {
-        exited_tx.send(wait_without_reaping(pid)).ok();
+        exited_tx.send(status_pipe.wait_evaluator()).ok();
     });
-    let timed_out = match exited_rx.recv_timeout(spec.timeout) {
-        Ok(_) => false,
+    let (timed_out, evaluator) = match exited_rx.recv_timeout(spec.timeout) {
+        Ok(status) => (false, status),
         Err(_) => {
             kill_group(pid, libc::SIGTERM);
             if exited_rx.recv_timeout(TERM_GRACE).is_err() {
-                kill_group(pid, libc::SIGKILL);
+                reaper::kill_tree(pid);
                 exited_rx.recv().ok();
             }
-            true
+            (true, None)
         }
     };
-    // The leader is a zombie now: the group id is still ours, so this reaches only our processes.
+    // The reaper is alive until the group kill: every orphan is still below it, and the group
+    // id is still ours, so this reaches all of our processes and only ours.
+    reaper::kill_tree(pid);
     kill_group(pid, libc::SIGKILL);
     let status = child.wait();
     if let Some(dir) = &spec.record_group_in {
@@ -129,29 +154,18 @@ pub fn run(spec: &RunSpec) -> std::io::Result<RunOutput> {
         Exit::TimedOut
     } else {
         use std::os::unix::process::ExitStatusExt;
-        match (status.code(), status.signal()) {
+        // The evaluator's own status; the reaper's only if it died without reporting one.
+        let (code, signal) = match evaluator {
+            Some(w) => (w.code(), w.signal()),
+            None => (status.code(), status.signal()),
+        };
+        match (code, signal) {
             (Some(code), _) => Exit::Code(code),
             (None, Some(sig)) => Exit::Signal(sig),
             (None, None) => Exit::Signal(0),
         }
     };
     Ok(RunOutput { exit, stdout, stderr, elapsed: started.elapsed() })
-}
-
-/// Blocks until the process has exited, leaving it unreaped (a zombie) so its pid and
-/// process-group id stay reserved until `Child::wait`.
-fn wait_without_reaping(pid: libc::pid_t) -> bool {
-    loop {
-        // SAFETY: `info` is a plain C struct that waitid fills in; pid is our own child.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) };
-        if rc == 0 {
-            return true;
-        }
-        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return false;
-        }
-    }
 }
 
 fn kill_group(pgid: libc::pid_t, signal: libc::c_int) {
@@ -209,6 +223,7 @@ mod tests {
             output_cap: 1024,
             limits: Limits::default(),
             record_group_in: None,
+            writable: Vec::new(),
         }
     }
 
@@ -306,6 +321,7 @@ mod group_tests {
             output_cap: 1024,
             limits: Limits::default(),
             record_group_in: None,
+            writable: Vec::new(),
         };
         let out = run(&spec).unwrap();
         let pid = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();

@@ -44,6 +44,8 @@ pub fn kill_stale_group(workdir: &Path) -> bool {
     let recorded_start = words.next().and_then(|w| w.parse::<u64>().ok());
     let killed = match pgid {
         Some(pgid) if is_ours(pgid, recorded_start) => {
+            // The group's leader is the evaluation's reaper: what left the group is below it.
+            super::reaper::kill_tree(pgid);
             // SAFETY: killpg only sends a signal.
             unsafe { libc::killpg(pgid, libc::SIGKILL) };
             wait_until_gone(pgid);

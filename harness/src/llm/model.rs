@@ -89,7 +89,7 @@ fn exchange<T>(key: CallKey<'_>, endpoint: String, prompt: String, outcome: &Out
         seq: key.seq,
         endpoint,
         prompt,
-        request: outcome.request.to_string(),
+        request: request_without_prompt(&outcome.request),
         reply: None,
         prompt_tokens: 0,
         completion_tokens: 0,
@@ -99,6 +99,20 @@ fn exchange<T>(key: CallKey<'_>, endpoint: String, prompt: String, outcome: &Out
         attempt_log: serde_json::to_string(&attempts).expect("attempts serialise"),
         error: outcome.result.as_ref().err().map(|e| e.to_string()),
     }
+}
+
+/// The request body as stored: its messages (or embedding inputs) are the exchange's `prompt`
+/// column, so they are not stored a second time inside it.
+fn request_without_prompt(request: &serde_json::Value) -> String {
+    let mut request = request.clone();
+    if let Some(fields) = request.as_object_mut() {
+        for key in ["messages", "input"] {
+            if let Some(value) = fields.get_mut(key) {
+                *value = serde_json::Value::String("(stored once, in the prompt column)".into());
+            }
+        }
+    }
+    request.to_string()
 }
 
 impl ChatModel for ChatClient {

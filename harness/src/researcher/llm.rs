@@ -19,6 +19,10 @@ const ROLE: &str = "researcher";
 /// Names and motivations are clipped to keep tables and prompts readable.
 const NAME_CHARS: usize = 120;
 const MOTIVATION_CHARS: usize = 4_000;
+/// What a prompt carries of one parent's program and lesson; the rest is left out with a
+/// marker, so a huge program cannot swell every prompt that samples it.
+const PARENT_CODE_BYTES: usize = 64 * 1024;
+const PARENT_LESSON_CHARS: usize = 4_000;
 
 pub struct LlmResearcher {
     model: Arc<dyn ChatModel>,
@@ -65,13 +69,33 @@ fn describe_parents(parents: &[Node]) -> String {
                 "## Program #{} — {} ({score})\nMotivation: {}\nLesson: {}\nMetrics: {metrics}\n\n```\n{}\n```",
                 p.id,
                 p.name,
-                p.motivation,
-                p.lesson.as_deref().unwrap_or("none yet"),
-                p.code.trim_end()
+                clip(&p.motivation, MOTIVATION_CHARS),
+                p.lesson.as_deref().map_or_else(|| "none yet".to_owned(), |l| clip(l, PARENT_LESSON_CHARS)),
+                parent_code(p)
             )
         })
         .collect::<Vec<_>>()
         .join("\n\n")
+}
+
+/// The parent's program, cut to `PARENT_CODE_BYTES` at a line end with a marker saying so.
+fn parent_code(p: &Node) -> String {
+    let code = p.code.trim_end();
+    if code.len() <= PARENT_CODE_BYTES {
+        return code.to_owned();
+    }
+    let mut end = PARENT_CODE_BYTES;
+    while !code.is_char_boundary(end) {
+        end -= 1;
+    }
+    let end = code[..end].rfind('\n').unwrap_or(end);
+    format!(
+        "{}\n[... the remaining {} of {} bytes of program #{} are left out of this prompt ...]",
+        &code[..end],
+        code.len() - end,
+        code.len(),
+        p.id
+    )
 }
 
 fn describe_cognition(ctx: &ResearchContext<'_>) -> String {
@@ -183,4 +207,22 @@ fn usable(content: &str, base: &Node) -> Result<Proposal, String> {
 
 fn proposal(name: &str, motivation: &str, code: String) -> Proposal {
     Proposal { name: clip(name, NAME_CHARS), motivation: clip(motivation, MOTIVATION_CHARS), code }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_parent_program_is_cut_in_the_prompt_with_a_marker() {
+        let line = "x = 1  # padding padding padding padding padding\n";
+        let mut parent = crate::database::samplers::testing::node(7, Some(1.0));
+        parent.code = line.repeat(50_000);
+        let text = describe_parents(&[parent.clone(), parent]);
+        assert!(text.len() < 2 * PARENT_CODE_BYTES + 4096, "{} bytes", text.len());
+        assert_eq!(text.matches("bytes of program #7 are left out of this prompt").count(), 2);
+        let mut small = crate::database::samplers::testing::node(1, Some(1.0));
+        small.code = line.repeat(10);
+        assert!(describe_parents(&[small.clone()]).contains(small.code.trim_end()));
+    }
 }

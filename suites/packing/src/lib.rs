@@ -70,6 +70,11 @@ pub struct Metrics {
 /// a parse error is an invalid evaluation whose feedback is the error, so the
 /// caller can always write a results file.
 pub fn evaluate(json: &str, n: usize) -> Evaluation {
+    evaluate_file(json, n, "packing.json")
+}
+
+/// [`evaluate`] for a packing read from a file called `name`, which parse errors name.
+pub fn evaluate_file(json: &str, n: usize, name: &str) -> Evaluation {
     match parse_packing(json) {
         Ok(packing) => evaluate_packing(&packing, n),
         Err(e) => Evaluation {
@@ -85,8 +90,27 @@ pub fn evaluate(json: &str, n: usize) -> Evaluation {
                 min_border_gap: None,
                 offences: 1,
             },
-            feedback: format!("could not read the packing: {e}"),
+            feedback: format!("could not read the packing: {}{}", name_file(&e, name), nan_hint(&e, json)),
         },
+    }
+}
+
+/// The parser's message, naming the file it was read from instead of the suites' `packing.json`.
+fn name_file(e: &PackingError, name: &str) -> String {
+    let text = e.to_string();
+    match text.strip_prefix("packing.json") {
+        Some(rest) => format!("{name}{rest}"),
+        None => format!("{name}: {text}"),
+    }
+}
+
+/// Python's `json.dump` writes bare `NaN` / `Infinity`, which JSON does not have.
+fn nan_hint(e: &PackingError, json: &str) -> &'static str {
+    let bare_non_finite = ["NaN", "Infinity"].iter().any(|t| json.contains(t));
+    if matches!(e, PackingError::Json(_)) && bare_non_finite {
+        "; JSON has no NaN or Infinity: write them as the strings \"nan\", \"inf\" or \"-inf\" (json.dump(..., allow_nan=False) catches them)"
+    } else {
+        ""
     }
 }
 
@@ -141,4 +165,21 @@ fn feedback(verdict: &Verdict, n: usize, lp: Option<&Result<f64, LpError>>) -> S
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod file_name_tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_the_file_read_and_bare_nan_gets_a_hint() {
+        let e = evaluate_file(r#"{"centers": [[0.5, 0.5]], "radii": [NaN]}"#, 1, "mine.json");
+        assert!(!e.valid);
+        assert!(e.feedback.starts_with("could not read the packing: mine.json is not valid JSON"), "{}", e.feedback);
+        assert!(e.feedback.contains("JSON has no NaN or Infinity"), "{}", e.feedback);
+        let e = evaluate_file(r#"{"centers": []}"#, 1, "other.json");
+        assert_eq!(e.feedback, "could not read the packing: other.json has no `radii` field");
+        let e = evaluate_file("{", 1, "x.json");
+        assert!(!e.feedback.contains("NaN"), "{}", e.feedback);
+    }
 }

@@ -101,7 +101,10 @@ impl ExecutorConfig {
         for arg in &c.extra_args {
             let owned = ["--parsable", "--wait", "--output", "--error", "--chdir", "--job-name", "--export", "--time"];
             if owned.iter().any(|o| arg == o || arg.starts_with(&format!("{o}="))) {
-                return Err(("executor.extra_args", format!("`{arg}` is set by the harness (use time_limit for --time)")));
+                return Err((
+                    "executor.extra_args",
+                    format!("`{arg}` is set by the harness (use time_limit for --time)"),
+                ));
             }
         }
         Ok(())

@@ -22,6 +22,7 @@ impl StageJob {
             output_cap: self.output_cap,
             limits: self.limits,
             record_group_in: Some(self.workdir.clone()),
+            writable: self.writable.clone(),
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct StageJob {
     pub timeout: Duration,
     pub output_cap: usize,
     pub limits: Limits,
+    /// The only folders the stage may write into: its node folder and private TMPDIR
+    /// (enforced by the local executor, see `confine`).
+    pub writable: Vec<PathBuf>,
 }
 
 /// How a stage ended.
@@ -63,7 +66,6 @@ pub trait Executor: Send + Sync {
     /// Stops whatever a controller that died left running for the node folder `workdir`
     /// (a process group, or batch jobs), so the folder can be reused.
     fn clear_stale(&self, workdir: &Path);
-
 }
 
 /// The executor a campaign's `[executor]` section asks for; `bin` is the `asi-evolve`

@@ -77,7 +77,8 @@ pub fn parse_squeue(text: &str) -> Vec<Queued> {
 
 /// Ids of the jobs named `name` that are queued or running.
 pub fn active_named(name: &str) -> Result<Vec<JobId>, String> {
-    let args = ["-h", "-n", name, "-t", "PENDING,RUNNING,SUSPENDED,COMPLETING,CONFIGURING", "-o", "%i"].map(str::to_owned);
+    let args =
+        ["-h", "-n", name, "-t", "PENDING,RUNNING,SUSPENDED,COMPLETING,CONFIGURING", "-o", "%i"].map(str::to_owned);
     let out = output("squeue", &args)?;
     if !out.status.success() {
         return Err(failure("squeue", &out));
@@ -94,10 +95,7 @@ pub fn show_job(id: JobId) -> Option<HashMap<String, String>> {
 /// `Key=Value Key=Value …` on one line. Only the values read here (JobState, Reason, ExitCode)
 /// matter, and none of them holds a space.
 pub fn parse_show_job(text: &str) -> HashMap<String, String> {
-    text.split_whitespace()
-        .filter_map(|word| word.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    text.split_whitespace().filter_map(|word| word.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 /// Cancels the jobs `ids`; Slurm's complaint if it refused.

@@ -54,8 +54,8 @@ pub fn run_stage(status_file: &Path, limits: &Limits, program: &str, args: &[Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engineer::executor::slurm::state::parse_status;
     use crate::engineer::executor::Exit;
+    use crate::engineer::executor::slurm::state::parse_status;
 
     fn launch(script: &str, limits: Limits) -> (i32, String) {
         let dir = tempfile::tempdir().unwrap();

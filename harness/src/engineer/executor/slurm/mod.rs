@@ -313,9 +313,12 @@ mod tests {
             timeout: Duration::from_secs(61),
             output_cap: 1024,
             limits: Default::default(),
+            writable: vec![],
         };
         let o = slurm.sbatch_options(&job, "n", &StageFiles::of(1));
-        for want in ["--time=2", "--partition=gpu", "--gres=gpu:1", "--cpus-per-task=8", "--constraint=a100", "--no-requeue"] {
+        for want in
+            ["--time=2", "--partition=gpu", "--gres=gpu:1", "--cpus-per-task=8", "--constraint=a100", "--no-requeue"]
+        {
             assert!(o.iter().any(|x| x == want), "{want} missing from {o:?}");
         }
         assert!(o.contains(&"--output=/runs/r/nodes/00001/slurm.stage1.out".to_string()), "{o:?}");

@@ -78,13 +78,13 @@ pub fn outcome(ending: &Ending<'_>, cancelled: Option<&Cancelled>) -> Exit {
             "the Slurm job ended FAILED: Slurm killed it for exceeding its memory limit ({}){reason}",
             memory.expect("checked")
         )),
-        "CANCELLED" => Exit::Lost(format!(
-            "the Slurm job was CANCELLED, not by the harness (by hand or by the cluster){reason}"
-        )),
+        "CANCELLED" => {
+            Exit::Lost(format!("the Slurm job was CANCELLED, not by the harness (by hand or by the cluster){reason}"))
+        }
         "NODE_FAIL" => Exit::Lost(format!("the Slurm job ended NODE_FAIL: its node failed{reason}")),
-        "PREEMPTED" => Exit::Lost(format!(
-            "the Slurm job was PREEMPTED by a higher-priority job and is not resubmitted{reason}"
-        )),
+        "PREEMPTED" => {
+            Exit::Lost(format!("the Slurm job was PREEMPTED by a higher-priority job and is not resubmitted{reason}"))
+        }
         VANISHED => Exit::Lost(
             "the Slurm job disappeared from squeue before it was seen to end, and left no exit status".into(),
         ),
