@@ -95,12 +95,13 @@ pub fn evaluate_file(json: &str, n: usize, name: &str) -> Evaluation {
     }
 }
 
-/// The parser's message, naming the file it was read from instead of the suites' `packing.json`.
+/// The parser's message, naming the file it was read from where it names the suites'
+/// `packing.json` (messages about one field name the field only).
 fn name_file(e: &PackingError, name: &str) -> String {
     let text = e.to_string();
     match text.strip_prefix("packing.json") {
         Some(rest) => format!("{name}{rest}"),
-        None => format!("{name}: {text}"),
+        None => text,
     }
 }
 
