@@ -208,6 +208,47 @@ fn an_evaluator_writing_into_the_suite_is_refused_and_the_campaign_still_reruns(
 }
 
 #[test]
+fn a_suite_with_a_cache_may_write_only_its_cache_folder_besides_the_node_folder() {
+    let confinement = asi_evolve::engineer::confine::status();
+    if !matches!(confinement, asi_evolve::engineer::confine::Support::Landlock { .. }) {
+        eprintln!("skipped: {}", confinement.describe());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cache_root = tmp.path().join("cache");
+    // Score 1 when the cache write held and the write beside the cache folder was refused.
+    let suite = script_suite(
+        tmp.path(),
+        "ok=1
+         echo kept >> \"$ASI_EVOLVE_CACHE_DIR/entries\" || ok=0
+         echo evil > \"$ASI_EVOLVE_CACHE_DIR/../planted\" 2>/dev/null && ok=0
+         printf '{\"score\": %s}' \"$ok\" > \"$ASI_EVOLVE_RESULTS\"\n",
+        30.0,
+    );
+    let manifest = std::fs::read_to_string(suite.join("suite.toml")).unwrap();
+    std::fs::write(suite.join("suite.toml"), manifest.replace("[evaluator]\n", "[evaluator]\ncache = true\n")).unwrap();
+    let run = tmp.path().join("run");
+    let o = Command::new(common::bin())
+        .args(["run", suite.to_str().unwrap(), "--rounds", "2", "--out", run.to_str().unwrap()])
+        .env("ASI_EVOLVE_CACHE", &cache_root)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let scores: Vec<f64> = rusqlite::Connection::open(run.join("campaign.db"))
+        .unwrap()
+        .prepare("SELECT score FROM nodes ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(scores, vec![1.0; 3], "the cache was not writable, or its parent was");
+    let cache = cache_root.join("suites").join("script");
+    assert_eq!(std::fs::read_to_string(cache.join("entries")).unwrap(), "kept\n".repeat(3));
+    assert!(!cache_root.join("suites").join("planted").exists());
+}
+
+#[test]
 fn a_two_megabyte_program_from_the_model_is_a_failed_proposal_and_prompts_stay_small() {
     let seed = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/circle-packing/initial_program.py"),

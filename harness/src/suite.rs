@@ -126,6 +126,11 @@ pub struct Evaluator {
     /// Files the evaluator writes into its working directory whose tail explains a rejection
     /// that came without feedback (ASI-Evolve's `eval.log`).
     pub log_files: Vec<String>,
+    /// `[evaluator] cache = true`: the suite keeps derived files between evaluations (a warm-up
+    /// checkpoint, a reference loss) in `cache_dir()`, the one folder outside the node's own that
+    /// its evaluations may write. Entries must be keyed by everything that determines them, so
+    /// that a cached run and a fresh one give the same node table.
+    pub cache: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +175,21 @@ impl Evaluator {
 }
 
 impl Suite {
+    /// The folder an `[evaluator] cache = true` suite keeps between evaluations:
+    /// `$ASI_EVOLVE_CACHE/suites/<name>`, by default under `$XDG_CACHE_HOME` or `~/.cache`.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if !self.evaluator.cache {
+            return None;
+        }
+        let root = std::env::var_os("ASI_EVOLVE_CACHE").map(PathBuf::from).or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|c| c.join("asi-evolve"))
+        })?;
+        Some(root.join("suites").join(&self.name))
+    }
+
     /// `name_or_dir` is a suite folder (any of the three layouts), or a suite name looked up in
     /// `$ASI_EVOLVE_SUITES`, `./suites` and the suites shipped with this source tree.
     pub fn resolve(name_or_dir: &str) -> Result<Self, SuiteError> {
@@ -270,6 +290,7 @@ mod tests {
             static_check: Some(vec!["check".into()]),
             limits: Limits::default(),
             support_files: vec![],
+            cache: false,
             log_files: vec![],
         };
         assert_eq!(e.describe(), "check: check; stage 1: a (>= 0.5 to go on); stage 2: b");

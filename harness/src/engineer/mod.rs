@@ -98,6 +98,8 @@ pub struct Engineer {
     /// Where the stages run; the static check always runs locally (it is cheap and needs no
     /// cluster resources).
     executor: Arc<dyn Executor>,
+    /// The suite's cache folder (`[evaluator] cache = true`), writable to every evaluation.
+    cache_dir: Option<PathBuf>,
 }
 
 /// The node being evaluated: what every command's placeholders and environment refer to.
@@ -122,7 +124,8 @@ impl Engineer {
             .iter()
             .map(|stage| Duration::from_secs_f64(timeout_override.unwrap_or(stage.timeout_s)))
             .collect();
-        Self { suite, bin, timeouts, output_cap, executor: Arc::new(executor::Local) }
+        let cache_dir = suite.cache_dir();
+        Self { suite, bin, timeouts, output_cap, executor: Arc::new(executor::Local), cache_dir }
     }
 
     /// The same Engineer running its stages through `executor`.
@@ -189,6 +192,9 @@ impl Engineer {
             std::fs::write(path, contents)?;
         }
         let scratch = confine::Scratch::new()?;
+        if let Some(cache) = &self.cache_dir {
+            std::fs::create_dir_all(cache)?;
+        }
         let node = Node {
             candidate: &candidate,
             workdir: &workdir,
@@ -269,7 +275,11 @@ impl Engineer {
             timeout,
             output_cap: self.output_cap,
             limits: self.suite.evaluator.limits,
-            writable: vec![node.node_dir.to_owned(), node.scratch.to_owned()],
+            writable: [node.node_dir, node.scratch]
+                .into_iter()
+                .chain(self.cache_dir.as_deref())
+                .map(Path::to_owned)
+                .collect(),
         }
     }
 
@@ -288,6 +298,9 @@ impl Engineer {
             ("ASI_EVOLVE_STAGES".into(), self.suite.evaluator.stages.len().to_string()),
             ("TMPDIR".into(), node.scratch.to_string_lossy().into_owned()),
         ]);
+        if let Some(cache) = &self.cache_dir {
+            env.push(("ASI_EVOLVE_CACHE_DIR".into(), cache.to_string_lossy().into_owned()));
+        }
         env.extend(self.suite.evaluator.env.iter().cloned());
         env
     }

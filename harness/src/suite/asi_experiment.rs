@@ -53,6 +53,7 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
             limits: Limits::default(),
             support_files: Vec::new(),
             log_files: LOG_FILES.map(String::from).to_vec(),
+            cache: false,
         },
         workspace: Workspace::AsiSteps,
         primary_metric: None,

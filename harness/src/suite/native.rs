@@ -52,6 +52,9 @@ struct EvaluatorManifest {
     /// Files the evaluator writes whose tail explains a rejection without feedback.
     #[serde(default)]
     log_files: Vec<String>,
+    /// A folder kept between evaluations (`ASI_EVOLVE_CACHE_DIR`), writable to the evaluator.
+    #[serde(default)]
+    cache: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +149,7 @@ fn evaluator(m: EvaluatorManifest) -> Result<Evaluator, String> {
         limits: m.limits,
         support_files: Vec::new(),
         log_files: m.log_files,
+        cache: m.cache,
     })
 }
 

@@ -139,6 +139,7 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
             limits: Limits::default(),
             support_files: vec![(DRIVER_FILE.into(), DRIVER.into())],
             log_files: Vec::new(),
+            cache: false,
         },
         workspace: Workspace::NodeFolder,
         primary_metric: None,

@@ -51,6 +51,7 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
             limits: Limits::default(),
             support_files: vec![(DRIVER_FILE.into(), DRIVER.into()), (SHIM_FILE.into(), SHIM.into())],
             log_files: Vec::new(),
+            cache: false,
         },
         workspace: Workspace::ShinkaGenerations,
         primary_metric: None,

@@ -29,7 +29,11 @@ def _key(scale, seed):
 def reference_loss(scale, seed):
     if scale.lm.reference_loss is not None:
         return scale.lm.reference_loss, "measured constant"
-    cache = os.path.join(os.path.expanduser("~"), ".cache", "asi-evolve", "linear-attention")
+    # The harness's cache folder for this suite ([evaluator] cache = true), the one place
+    # outside the node's folder an evaluation may write; run by hand, the user's cache.
+    cache = os.environ.get("ASI_EVOLVE_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "asi-evolve", "suites", "linear-attention"
+    )
     path = os.path.join(cache, f"reference-{scale.name}-seed{seed}-{_key(scale, seed)}.json")
     if os.path.exists(path):
         with open(path) as f:

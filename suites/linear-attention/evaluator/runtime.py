@@ -5,6 +5,10 @@ idle threads made a training step 3-10x slower on a loaded 2-core machine)."""
 import os
 
 os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+# Triton compiles fla's kernels into ~/.triton by default, which a confined evaluation cannot
+# write; the suite's cache folder keeps them between evaluations instead.
+if os.environ.get("ASI_EVOLVE_CACHE_DIR"):
+    os.environ.setdefault("TRITON_CACHE_DIR", os.path.join(os.environ["ASI_EVOLVE_CACHE_DIR"], "triton"))
 
 import importlib.util  # noqa: E402
 import json  # noqa: E402

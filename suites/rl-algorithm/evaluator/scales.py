@@ -29,7 +29,7 @@ class Scale:
     warmup_lr: float
     warmup_max_steps: int
     warmup_target: float  # stop once held-out accuracy reaches this (checked every 10 steps)
-    warmup_file: str  # shipped checkpoint under warmup/, or cached under ~/.cache
+    warmup_file: str  # shipped checkpoint under warmup/, or cached in the suite cache (ASI_EVOLVE_CACHE_DIR)
     # RL
     prompts_per_step: int
     samples_per_prompt: int

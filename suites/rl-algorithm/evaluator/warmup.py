@@ -3,7 +3,8 @@
 RL from a randomly initialised policy never sees a reward on this task, and the warm-up is
 fragile (another seed can stall at a few per cent), so it is trained once, deterministically,
 and the checkpoint is what every evaluation starts from: the cpu/ci checkpoint ships in
-`warmup/`; other scales are trained on first use and cached under ~/.cache/asi-evolve.
+`warmup/`; other scales are trained on first use and cached in the suite's cache folder
+(`ASI_EVOLVE_CACHE_DIR`, `[evaluator] cache = true`).
 
     python3 warmup.py --scale cpu --out ../warmup/warmup-d2-m64x2.pt   # regenerate the shipped one
 """
@@ -67,7 +68,10 @@ def path_for(scale) -> pathlib.Path:
     shipped = SUITE_DIR / "warmup" / scale.warmup_file
     if shipped.exists():
         return shipped
-    cache = pathlib.Path(os.environ.get("HOME", "/tmp")) / ".cache" / "asi-evolve" / "rl-algorithm"
+    # The harness's cache folder for this suite ([evaluator] cache = true), the one place
+    # outside the node's folder an evaluation may write; run by hand, the user's cache.
+    cache = os.environ.get("ASI_EVOLVE_CACHE_DIR")
+    cache = pathlib.Path(cache) if cache else pathlib.Path.home() / ".cache" / "asi-evolve" / "suites" / "rl-algorithm"
     return cache / f"{pathlib.Path(scale.warmup_file).stem}-{fingerprint(scale)}.pt"
 
 
