@@ -26,8 +26,9 @@ fn evaluate(dir: &Path, name: &str, code: &str) -> (Option<i32>, serde_json::Val
     std::fs::write(&program, code).unwrap();
     let workdir = dir.join(format!("work-{name}"));
     let o = asi_evolve(&["evaluate", SUITE, program.to_str().unwrap(), "--workdir", workdir.to_str().unwrap()]);
-    let value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{name}: no evaluation printed ({e})\nstdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o)));
+    let value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!("{name}: no evaluation printed ({e})\nstdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o))
+    });
     (o.status.code(), value)
 }
 
@@ -58,7 +59,13 @@ fn stage_1_rejects_each_broken_mixer_naming_the_check() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     // Reversing time makes position 0 read the last token.
-    assert_rejected_at_stage_1(d, "future", &mixer("", "self.proj(x.flip(1))"), "causality", "positions <= 0 changed by");
+    assert_rejected_at_stage_1(
+        d,
+        "future",
+        &mixer("", "self.proj(x.flip(1))"),
+        "causality",
+        "positions <= 0 changed by",
+    );
     assert_rejected_at_stage_1(d, "nan", &mixer("", "self.proj(x) * float('nan')"), "finite", "non-finite values");
     // 64 x 6400 unused weights: far past 1.25x the ci model's 133,888 parameters.
     assert_rejected_at_stage_1(
@@ -74,7 +81,10 @@ fn stage_1_rejects_each_broken_mixer_naming_the_check() {
 #[test]
 fn the_same_program_scores_the_same_twice() {
     let tmp = tempfile::tempdir().unwrap();
-    let seed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/linear-attention/initial_program.py")).unwrap();
+    let seed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/linear-attention/initial_program.py"),
+    )
+    .unwrap();
     let (first_status, first) = evaluate(tmp.path(), "first", &seed);
     let (second_status, second) = evaluate(tmp.path(), "second", &seed);
     assert_eq!(first_status, Some(0), "{first}");
@@ -122,7 +132,10 @@ fn the_report_has_the_table_1_shape_with_each_rows_scale() {
     let section = &md[md.find("## Table 1 shape").unwrap_or_else(|| panic!("no Table 1 section:\n{md}"))..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
     let row = |start: &str| {
-        section.lines().find(|l| l.starts_with(&format!("| {start}"))).unwrap_or_else(|| panic!("no row {start}:\n{section}"))
+        section
+            .lines()
+            .find(|l| l.starts_with(&format!("| {start}")))
+            .unwrap_or_else(|| panic!("no row {start}:\n{section}"))
     };
     // The paper's rows, at their scale.
     assert!(row("DeltaNet |").contains("| 55.76 | 44.74 | 51.04 |"), "{section}");

@@ -77,7 +77,11 @@ fn config(dir: &Path, url: &str, min_similarity: Option<f64>) -> PathBuf {
             }
         })
         .collect();
-    assert_eq!(replaced, (2, 2), "configs/local-model.toml changed shape: one endpoint each for the researcher and the analyzer");
+    assert_eq!(
+        replaced,
+        (2, 2),
+        "configs/local-model.toml changed shape: one endpoint each for the researcher and the analyzer"
+    );
     let path = dir.join("local-model.toml");
     std::fs::write(&path, text.join("\n")).unwrap();
     path
@@ -90,7 +94,15 @@ fn a_campaign_against_the_real_server_is_recorded_and_replays_byte_for_byte() {
     let server = Server::start(&tmp.path().join("server"));
     let config = config(tmp.path(), &server.url, None);
     let recorded = tmp.path().join("recorded");
-    let o = asi_evolve(&["run", "--config", config.to_str().unwrap(), "--rounds", "2", "--out", recorded.to_str().unwrap()]);
+    let o = asi_evolve(&[
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--rounds",
+        "2",
+        "--out",
+        recorded.to_str().unwrap(),
+    ]);
     assert_ok(&o);
     assert!(stdout(&o).contains("SmolLM2-135M-Instruct"), "{}", stdout(&o));
 
@@ -180,5 +192,7 @@ fn ablation_arms_ask_the_real_model_different_things() {
     assert_ne!(no_analyzer, no_cognition);
     // Why they differ: the seed's lesson, and the retrieved items.
     assert!(no_analyzer.contains("Lesson: none yet") && !full.contains("Lesson: none yet"));
-    assert!(no_cognition.contains("None retrieved for this round.") && !full.contains("None retrieved for this round."));
+    assert!(
+        no_cognition.contains("None retrieved for this round.") && !full.contains("None retrieved for this round.")
+    );
 }

@@ -81,7 +81,10 @@ mod tests {
     fn table1_is_the_papers() {
         let rows = paper_table1();
         let find = |s: &str| rows.iter().find(|r| r.system.starts_with(s)).unwrap();
-        assert_eq!((find("DeltaNet").dev_avg, find("DeltaNet").gen_avg, find("DeltaNet").overall), (55.76, 44.74, 51.04));
+        assert_eq!(
+            (find("DeltaNet").dev_avg, find("DeltaNet").gen_avg, find("DeltaNet").overall),
+            (55.76, 44.74, 51.04)
+        );
         assert_eq!(find("Gated DeltaNet").overall, 50.46);
         assert_eq!(find("Mamba2").overall, 51.38);
         assert_eq!((find("best discovered").dev_avg, find("best discovered").overall), (57.28, 52.01));

@@ -83,7 +83,8 @@ impl MiniLm {
     pub fn load(dir: &Path) -> Result<Self, EmbedderError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| EmbedderError::Read { path: path.display().to_string(), message: e.to_string() })
+            std::fs::read(&path)
+                .map_err(|e| EmbedderError::Read { path: path.display().to_string(), message: e.to_string() })
         };
         let config_path = dir.join("config.json").display().to_string();
         let config: Config = serde_json::from_slice(&read("config.json")?)
@@ -94,10 +95,8 @@ impl MiniLm {
         let model = BertModel::load(weights, &config)
             .map_err(|e| EmbedderError::Weights { path: weights_path, message: e.to_string() })?;
         let tokenizer_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_bytes(read("tokenizer.json")?).map_err(|e| EmbedderError::Read {
-            path: tokenizer_path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let mut tokenizer = Tokenizer::from_bytes(read("tokenizer.json")?)
+            .map_err(|e| EmbedderError::Read { path: tokenizer_path.display().to_string(), message: e.to_string() })?;
         // The shipped tokenizer.json pads and truncates to 128; sentence-transformers overrides
         // both (no padding for one text, truncation at max_seq_length).
         tokenizer.with_padding(None);

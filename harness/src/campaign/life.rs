@@ -101,7 +101,9 @@ impl Campaign {
         let models = Models::build(&config)?;
         let templates = Templates::load(&suite.dir)?;
         let mut cognition = if config.cognition.enabled { Some(CognitionBase::for_suite(&suite)?) } else { None };
-        if let (Some(base), RetrievalConfig::Minilm { model_dir, .. }) = (cognition.as_mut(), &config.cognition.retrieval) {
+        if let (Some(base), RetrievalConfig::Minilm { model_dir, .. }) =
+            (cognition.as_mut(), &config.cognition.retrieval)
+        {
             let dir = match model_dir {
                 Some(dir) => dir.clone(),
                 None => installed_model_dir(&model_venv()).map_err(CognitionError::from)?,

@@ -99,7 +99,8 @@ mod tests {
 
     #[test]
     fn a_setting_of_another_kind_is_an_error_naming_it() {
-        let err = CampaignConfig::from_toml("[cognition.retrieval]\nkind = \"bm25\"\nmin_similarity = 0.3\n").unwrap_err();
+        let err =
+            CampaignConfig::from_toml("[cognition.retrieval]\nkind = \"bm25\"\nmin_similarity = 0.3\n").unwrap_err();
         assert!(err.contains("min_similarity"), "{err}");
         let err = CampaignConfig::from_toml("[cognition.retrieval]\nkind = \"minilm\"\nmin_score = 1.0\n").unwrap_err();
         assert!(err.contains("min_score"), "{err}");
