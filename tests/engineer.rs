@@ -226,7 +226,7 @@ fn the_circle_packing_static_check_catches_a_syntax_error_before_the_evaluator()
     let workdir = tmp.path().join("w");
     let o =
         asi_evolve(&["evaluate", "circle-packing", program.to_str().unwrap(), "--workdir", workdir.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["failure"], "syntax_error", "{report}");
     assert!(report["reason"].as_str().unwrap().contains("SyntaxError"), "{report}");

@@ -23,8 +23,8 @@ fn judge(dir: &Path, n: usize, packing: &str) -> serde_json::Value {
         results.to_str().unwrap(),
     ]);
     let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(results).unwrap()).unwrap();
-    // As `evaluate`: 0 valid, 2 invalid; the results are written either way.
-    let expected = if results["valid"] == true { 0 } else { 2 };
+    // As `evaluate`: 0 valid, 1 invalid; the results are written either way.
+    let expected = if results["valid"] == true { 0 } else { 1 };
     assert_eq!(o.status.code(), Some(expected), "{results}\n{}", stderr(&o));
     results
 }
@@ -71,7 +71,7 @@ fn evaluate_program(code: &str) -> serde_json::Value {
         "--workdir",
         tmp.path().join("w").to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(2), "an invalid program exits 2\n{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "an invalid program exits 1\n{}", stderr(&o));
     serde_json::from_slice(&o.stdout).unwrap()
 }
 

@@ -45,7 +45,7 @@ fn mixer(extra: &str, body: &str) -> String {
 
 fn assert_rejected_at_stage_1(dir: &Path, name: &str, code: &str, check: &str, number: &str) {
     let (status, e) = evaluate(dir, name, code);
-    assert_eq!(status, Some(2), "{name}: an invalid program exits 2: {e}");
+    assert_eq!(status, Some(1), "{name}: an invalid program exits 1: {e}");
     assert_eq!(e["failure"], "invalid_result", "{name}: {e}");
     assert_eq!(e["metrics"]["stage"].as_f64(), Some(1.0), "{name}: stopped at stage 1: {e}");
     let reason = e["reason"].as_str().unwrap_or_default();

@@ -111,7 +111,7 @@ fn campaign_config_and_flags_override_an_experiments_config() {
 fn an_experiment_that_rejects_silently_says_why_from_its_eval_log() {
     let tmp = tempfile::tempdir().unwrap();
     let (code, report) = evaluate(&fixture("asi-evolve-experiment"), "x = float('nan')\n", tmp.path());
-    assert_eq!(code, Some(2), "{report}");
+    assert_eq!(code, Some(1), "{report}");
     assert_eq!(report["failure"], "invalid_result", "{report}");
     let reason = report["reason"].as_str().unwrap();
     assert!(reason.contains("eval.log:") && reason.contains("ValueError: x is not finite: nan"), "{reason}");
@@ -230,7 +230,7 @@ fn a_shinkaevolve_example_runs_in_its_generation_folders() {
 
     let (code, r) =
         evaluate(&fixture("shinkaevolve-example"), "def run_guess(seed):\n    return float('inf')\n", tmp.path());
-    assert_eq!((code, r["failure"].as_str()), (Some(2), Some("invalid_result")), "{r}");
+    assert_eq!((code, r["failure"].as_str()), (Some(1), Some("invalid_result")), "{r}");
     assert!(r["reason"].as_str().unwrap().contains("Validation failed: run_guess returned inf"), "{r}");
 }
 
@@ -254,7 +254,7 @@ fn the_circle_packing_judge_takes_the_peers_program_shapes() {
     let (_, r) = evaluate(&suite, &both, tmp.path());
     assert_eq!(r["score"].as_f64(), Some(1.9375), "{r}");
     let (code, r) = evaluate(&suite, "def packing():\n    pass\n", tmp.path());
-    assert_eq!(code, Some(2));
+    assert_eq!(code, Some(1));
     assert!(r["reason"].as_str().unwrap().contains("construct_packing"), "{r}");
 }
 

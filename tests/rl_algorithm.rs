@@ -30,7 +30,7 @@ fn evaluate(code: &str) -> (Option<i32>, serde_json::Value) {
 /// Stage 1 stopped the candidate, invalid, with a reason containing `want`.
 fn assert_stage_one_rejects(code: &str, want: &str) {
     let (exit, r) = evaluate(code);
-    assert_eq!(exit, Some(2), "{r}");
+    assert_eq!(exit, Some(1), "{r}");
     assert_eq!(r["status"], "invalid", "{r}");
     assert_eq!(r["metrics"]["stage"], 1, "stopped at stage 1: {r}");
     let reason = r["reason"].as_str().unwrap_or_default();

@@ -80,7 +80,7 @@ fn a_design_whose_circles_overlap_fails_with_the_judges_reason() {
     std::fs::write(&designs, design("overlapping-seed", "overlap.py", SEED_SCORE)).unwrap();
 
     let (o, xml) = verify(&designs, tmp.path());
-    assert!(!o.status.success(), "{}", stdout(&o));
+    assert_eq!(o.status.code(), Some(1), "a design that fails verification exits 1: {}", stdout(&o));
     let out = stdout(&o);
     assert!(out.contains("FAIL") && out.contains("circles 0 and 1 overlap"), "{out}");
     assert!(out.contains("1 of 1 design FAILED"), "{out}");
@@ -103,13 +103,13 @@ fn a_recorded_score_above_what_the_program_reaches_fails_with_the_delta() {
     .unwrap();
 
     let (o, xml) = verify(&designs, tmp.path());
-    assert!(!o.status.success(), "{}", stdout(&o));
+    assert_eq!(o.status.code(), Some(1), "a design that fails verification exits 1: {}", stdout(&o));
     let out = stdout(&o);
     let row = |name: &str| out.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{out}")).to_owned();
     assert!(row("honest-seed").contains("PASS"), "{out}");
     let inflated = row("inflated-seed");
     assert!(inflated.contains("FAIL") && inflated.contains(SEED_SCORE) && inflated.contains("-1.000e-2"), "{out}");
-    assert!(xml.contains(r#"tests="2" failures="1""#), "{xml}");
+    assert!(xml.contains(r#"tests="2""#) && xml.contains(r#"failures="1""#), "{xml}");
     assert!(!testcase(&xml, "honest-seed").contains("<failure"), "{xml}");
     let case = testcase(&xml, "inflated-seed");
     assert!(
@@ -131,7 +131,7 @@ fn a_missing_program_fails_by_name_and_the_rest_still_run() {
     .unwrap();
 
     let (o, xml) = verify(&designs, tmp.path());
-    assert!(!o.status.success(), "{}", stdout(&o));
+    assert_eq!(o.status.code(), Some(1), "a design that fails verification exits 1: {}", stdout(&o));
     let out = stdout(&o);
     let missing = tmp.path().join("lost/program.py");
     let gone = out.lines().find(|l| l.starts_with("gone")).unwrap_or_else(|| panic!("{out}"));
@@ -147,7 +147,7 @@ fn a_malformed_designs_file_is_an_error_naming_file_and_key() {
     let designs = tmp.path().join("designs.toml");
     std::fs::write(&designs, design("typo", "seed.py", SEED_SCORE).replace("tolerance", "tolerence")).unwrap();
     let o = asi_evolve(&["verify", designs.to_str().unwrap()]);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(2), "a designs file that cannot be read exits 2");
     let err = stderr(&o);
     assert!(err.contains(&designs.display().to_string()) && err.contains("tolerence"), "{err}");
 

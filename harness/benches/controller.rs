@@ -64,8 +64,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
     for kind in [SamplerKind::Greedy, SamplerKind::Ucb1, SamplerKind::MapElites, SamplerKind::Islands] {
         for &size in &SIZES {
-            let mut config = CampaignConfig::default();
-            config.sampler = SamplerConfig::of_kind(kind);
+            let config = CampaignConfig { sampler: SamplerConfig::of_kind(kind), ..CampaignConfig::default() };
             let dir = tempfile::tempdir().unwrap();
             let mut db = Database::open(dir.path()).unwrap();
             let mut rng = ChaCha8Rng::seed_from_u64(size);

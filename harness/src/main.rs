@@ -13,6 +13,8 @@ use asi_evolve::engineer::Engineer;
 use asi_evolve::node::Status;
 use asi_evolve::suite::Suite;
 
+mod cli;
+
 #[derive(Parser)]
 #[command(name = "asi-evolve", version, about = "Reproducible ASI-Evolve campaigns, ablations and reports")]
 struct Cli {
@@ -91,7 +93,7 @@ enum Command {
         thresholds: Vec<f64>,
     },
     /// Evaluate one program with a suite's evaluator and print the results
-    /// (exit 0 valid, 2 invalid or failed, 1 could not evaluate).
+    /// (exit 0 valid, 1 invalid or failed, 2 could not evaluate).
     Evaluate {
         suite: String,
         program: PathBuf,
@@ -103,7 +105,7 @@ enum Command {
         keep: bool,
     },
     /// Validate and score a circle packing at zero tolerance; used by the circle-packing suites
-    /// (exit 0 valid, 2 invalid, 1 could not read or write).
+    /// (exit 0 valid, 1 invalid, 2 could not read or write).
     ValidatePacking {
         /// Number of circles the packing must have.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -156,7 +158,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", describe(&e));
-            ExitCode::FAILURE
+            ExitCode::from(cli::COULD_NOT_RUN)
         }
     }
 }
@@ -224,7 +226,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Evaluate { suite, program, workdir, keep } => evaluate(&suite, &program, workdir, keep),
-        Command::Verify { designs, junit } => Ok(asi_evolve::verify::run(&designs, junit.as_deref())?),
+        Command::Verify { designs, junit } => cli::verify::run(&designs, junit.as_deref()),
         Command::SlurmStage { status, limits: l, command } => {
             let limits = asi_evolve::suite::Limits {
                 address_space_mb: l.address_space_mb,
@@ -295,7 +297,7 @@ fn rerun(run_dir: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
             println!("NOT reproduced: node {round} differs");
             println!("  original: {}", original.as_deref().unwrap_or("(absent)"));
             println!("  rerun:    {}", rerun.as_deref().unwrap_or("(absent)"));
-            Ok(ExitCode::from(1))
+            Ok(cli::answer(false))
         }
     }
 }
@@ -327,7 +329,7 @@ fn ablate(
     });
     let failed = cells.iter().filter(|c| matches!(c.outcome, CellOutcome::Failed(_))).count();
     println!("report it with: asi-evolve report {} --out {}", out.display(), out.join("report").display());
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(cli::answer(failed == 0))
 }
 
 /// Run directories named directly, or found up to three folders below a named folder.
@@ -384,7 +386,7 @@ fn evaluate(suite: &str, program: &PathBuf, workdir: Option<PathBuf>, keep: bool
         "seconds": e.seconds,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(if e.status == Status::Valid { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(cli::answer(e.status == Status::Valid))
 }
 
 /// `validate-packing`: the results go to `results` (or stdout) whatever the verdict, and the exit
@@ -401,5 +403,5 @@ fn validate_packing(n: usize, packing: &Path, results: Option<&Path>) -> Result<
         }
         None => println!("{json}"),
     }
-    Ok(if evaluation.valid { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(cli::answer(evaluation.valid))
 }

@@ -19,9 +19,7 @@
 //! cannot be found, the evaluator no longer accepts it, or it scores more than `tolerance`
 //! below the recorded score. A design that scores higher passes (and says so).
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -31,8 +29,6 @@ use crate::engineer::{Engineer, Evaluation};
 use crate::node::Status;
 use crate::suite::{MANIFEST, Suite, SuiteError};
 
-/// The JUnit test suite name.
-pub const JUNIT_SUITE: &str = "asi-evolve verify";
 /// stdout/stderr kept per evaluation.
 const OUTPUT_CAP: usize = 64 * 1024;
 
@@ -274,162 +270,6 @@ pub fn verify_all(designs: &Designs, bin: &Path) -> Result<(Vec<Report>, PathBuf
     Ok((reports, root))
 }
 
-/// The plain-text table: name, suite, recorded, measured, delta, status, reason.
-pub fn table(reports: &[Report]) -> String {
-    let header = ["name", "suite", "recorded", "measured", "delta", "status", "reason"].map(String::from);
-    let rows: Vec<[String; 7]> = reports
-        .iter()
-        .map(|r| {
-            [
-                r.name.clone(),
-                r.suite.clone(),
-                r.recorded.to_string(),
-                r.measured.map_or("-".into(), |m| m.to_string()),
-                r.delta().map_or("-".into(), |d| format!("{d:+.3e}")),
-                if r.verdict.passed() { "PASS" } else { "FAIL" }.into(),
-                r.verdict.reason().to_owned(),
-            ]
-        })
-        .collect();
-    let mut widths = header.each_ref().map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (k, (cell, w)) in row.iter().zip(widths).enumerate() {
-            if k + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                let _ = write!(line, "{cell:<w$}  ");
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// Escapes text for XML 1.0. In attributes, line breaks and tabs become character references
-/// so they survive attribute normalisation. Characters XML 1.0 cannot carry at all (other
-/// control characters, U+FFFE, U+FFFF) become U+FFFD.
-pub fn escape_xml(s: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' if attribute => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' if attribute => out.push_str("&#9;"),
-            '\n' | '\t' => out.push(c),
-            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// JUnit XML: one test suite, one test case per design, a `<failure>` for each failing one.
-pub fn junit(reports: &[Report], designs_file: &Path) -> String {
-    let failures = reports.iter().filter(|r| !r.verdict.passed()).count();
-    let total: f64 = reports.iter().map(|r| r.seconds).sum();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"{s}\" tests=\"{n}\" failures=\"{failures}\" errors=\"0\" time=\"{total:.3}\">",
-        s = escape_xml(JUNIT_SUITE, true),
-        n = reports.len()
-    );
-    let _ = writeln!(
-        x,
-        "  <testsuite name=\"{s}\" tests=\"{n}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{total:.3}\">",
-        s = escape_xml(JUNIT_SUITE, true),
-        n = reports.len()
-    );
-    let _ = writeln!(
-        x,
-        "    <properties><property name=\"designs\" value=\"{}\"/></properties>",
-        escape_xml(&designs_file.display().to_string(), true)
-    );
-    for r in reports {
-        let _ = write!(
-            x,
-            "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"",
-            escape_xml(&r.name, true),
-            escape_xml(&r.suite, true),
-            r.seconds
-        );
-        if r.verdict.passed() {
-            x.push_str("/>\n");
-            continue;
-        }
-        let mut body = format!(
-            "design: {}\nsuite: {}\nprogram: {}\nrecorded: {}\ntolerance: {}\nmeasured: {}\ndelta: {}\nreason: {}\n",
-            r.name,
-            r.suite,
-            r.program.display(),
-            r.recorded,
-            if r.tolerance == 0.0 { "0".to_owned() } else { format!("{:e}", r.tolerance) },
-            r.measured.map_or("-".into(), |m| m.to_string()),
-            r.delta().map_or("-".into(), |d| format!("{d:+e}")),
-            r.verdict.reason()
-        );
-        if !r.detail.is_empty() {
-            let _ = write!(body, "evaluator stderr (tail):\n{}\n", r.detail);
-        }
-        let _ = write!(
-            x,
-            ">\n      <failure message=\"{}\" type=\"verify\">{}</failure>\n    </testcase>\n",
-            escape_xml(r.verdict.reason(), true),
-            escape_xml(&body, false)
-        );
-    }
-    x.push_str("  </testsuite>\n</testsuites>\n");
-    x
-}
-
-/// `asi-evolve verify <designs.toml> [--junit FILE]`: prints the table, writes the JUnit
-/// report if asked, and exits 1 when any design fails.
-pub fn run(designs_file: &Path, junit_path: Option<&Path>) -> Result<ExitCode> {
-    let designs = Designs::from_file(designs_file)?;
-    let bin = std::env::current_exe().map_err(|source| VerifyError::Io {
-        what: "locate the asi-evolve executable at",
-        path: PathBuf::from("/proc/self/exe"),
-        source,
-    })?;
-    let (reports, root) = verify_all(&designs, &bin)?;
-    print!("{}", table(&reports));
-    let failed = reports.iter().filter(|r| !r.verdict.passed()).count();
-    if let Some(path) = junit_path {
-        std::fs::write(path, junit(&reports, designs_file)).map_err(|source| VerifyError::Io {
-            what: "write the JUnit report to",
-            path: path.to_owned(),
-            source,
-        })?;
-    }
-    if failed == 0 {
-        println!("{} verified", plural(reports.len()));
-        Ok(ExitCode::SUCCESS)
-    } else {
-        if root.exists() {
-            println!("the failing designs' evaluation folders are kept under {}", root.display());
-        }
-        println!("{failed} of {} FAILED", plural(reports.len()));
-        Ok(ExitCode::FAILURE)
-    }
-}
-
-fn plural(n: usize) -> String {
-    if n == 1 { "1 design".into() } else { format!("{n} designs") }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,48 +348,5 @@ note = "the suite's seed"
         // Valid without a finite score fails.
         assert!(!decide(1.5, 0.0, &Evaluation { score: None, ..valid(0.0) }).passed());
         assert!(!decide(1.5, 0.0, &valid(f64::NAN)).passed());
-    }
-
-    #[test]
-    fn xml_escaping() {
-        assert_eq!(escape_xml(r#"a<b & "c" 'd'>"#, false), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
-        assert_eq!(escape_xml("x\ny\tz\r", true), "x&#10;y&#9;z&#13;");
-        assert_eq!(escape_xml("x\ny\tz", false), "x\ny\tz");
-        assert_eq!(escape_xml("bell\u{7} nul\u{0} \u{fffe}", false), "bell\u{fffd} nul\u{fffd} \u{fffd}");
-        assert_eq!(escape_xml("Σr ≈ 2.63 — ok", true), "Σr ≈ 2.63 — ok");
-    }
-
-    fn report(name: &str, verdict: Verdict, measured: Option<f64>) -> Report {
-        Report {
-            name: name.into(),
-            suite: "circle-packing".into(),
-            program: PathBuf::from("p.py"),
-            recorded: 1.5,
-            tolerance: 0.0,
-            measured,
-            verdict,
-            detail: String::new(),
-            seconds: 0.25,
-        }
-    }
-
-    #[test]
-    fn junit_and_table() {
-        let reports = [
-            report("good", Verdict::Pass("matches the recorded score exactly".into()), Some(1.5)),
-            report("bad <\"one\">", Verdict::Fail("circles 1 & 2 overlap".into()), None),
-        ];
-        let x = junit(&reports, Path::new("designs.toml"));
-        assert!(x.contains(r#"<testsuite name="asi-evolve verify" tests="2" failures="1""#), "{x}");
-        assert!(x.contains(r#"<testcase name="good" classname="circle-packing" time="0.250"/>"#), "{x}");
-        assert!(x.contains(r#"<testcase name="bad &lt;&quot;one&quot;&gt;""#), "{x}");
-        assert!(x.contains(r#"<failure message="circles 1 &amp; 2 overlap" type="verify">"#), "{x}");
-        assert_eq!(x.matches("<failure").count(), 1);
-        let t = table(&reports);
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines.len(), 3);
-        assert!(lines[0].starts_with("name") && lines[0].ends_with("reason"), "{t}");
-        assert!(lines[1].contains("PASS") && lines[1].contains("+0.000e0"), "{t}");
-        assert!(lines[2].contains("FAIL") && lines[2].contains("circles 1 & 2 overlap"), "{t}");
     }
 }
