@@ -42,6 +42,18 @@ fn slow_suite(dir: &Path, sleep_s: f64) -> PathBuf {
     )
 }
 
+/// The stored score of every node of the campaign in `run`, in node order.
+fn node_scores(run: &Path) -> Vec<f64> {
+    rusqlite::Connection::open(run.join("campaign.db"))
+        .unwrap()
+        .prepare("SELECT score FROM nodes ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
@@ -191,14 +203,7 @@ fn an_evaluator_writing_into_the_suite_is_refused_and_the_campaign_still_reruns(
     let run = tmp.path().join("run");
     let o = asi_evolve(&["run", suite.to_str().unwrap(), "--rounds", "3", "--out", run.to_str().unwrap()]);
     assert_ok(&o);
-    let scores: Vec<f64> = rusqlite::Connection::open(run.join("campaign.db"))
-        .unwrap()
-        .prepare("SELECT score FROM nodes ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let scores = node_scores(&run);
     assert_eq!(scores, vec![1.0; 4], "a write outside the node folder was allowed");
     assert_eq!(std::fs::read_to_string(suite.join("seed.py")).unwrap(), seed_before);
     assert_eq!(files_in(&outside), Vec::<String>::new());
@@ -234,14 +239,7 @@ fn a_suite_with_a_cache_may_write_only_its_cache_folder_besides_the_node_folder(
         .output()
         .unwrap();
     assert_ok(&o);
-    let scores: Vec<f64> = rusqlite::Connection::open(run.join("campaign.db"))
-        .unwrap()
-        .prepare("SELECT score FROM nodes ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let scores = node_scores(&run);
     assert_eq!(scores, vec![1.0; 3], "the cache was not writable, or its parent was");
     let cache = cache_root.join("suites").join("script");
     assert_eq!(std::fs::read_to_string(cache.join("entries")).unwrap(), "kept\n".repeat(3));
