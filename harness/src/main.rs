@@ -335,7 +335,7 @@ fn ablate(
 /// Run directories named directly, or found up to three folders below a named folder.
 fn collect_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-        if dir.join("campaign.db").is_file() {
+        if dir.join(asi_evolve_store::layout::DB_FILE).is_file() {
             out.push(dir.to_owned());
             return;
         }

@@ -4,18 +4,19 @@
 mod read_only;
 pub mod samplers;
 
-pub use read_only::{READER_BUSY_TIMEOUT, STAGING_DB_FILE};
+pub use asi_evolve_store::READER_BUSY_TIMEOUT;
+pub use asi_evolve_store::layout::{DB_FILE, STAGING_DB_FILE};
+pub use asi_evolve_store::schema::WALL_CLOCK_COLUMNS;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use asi_evolve_store::schema::{SCHEMA, SCHEMA_VERSION};
+use asi_evolve_store::{OpenError, meta};
+use rusqlite::{Connection, params};
 use thiserror::Error;
 
 use crate::llm::Exchange;
 use crate::node::{FailureClass, Node, NodeId, Retrieved, Status, Timings};
-
-pub const DB_FILE: &str = "campaign.db";
-const SCHEMA_VERSION: &str = "2";
 
 #[derive(Debug, Error)]
 pub enum DatabaseError {
@@ -33,61 +34,15 @@ pub enum DatabaseError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS campaign (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS nodes (
-    id               INTEGER PRIMARY KEY,
-    round            INTEGER NOT NULL UNIQUE,
-    parents          TEXT NOT NULL,
-    name             TEXT NOT NULL,
-    motivation       TEXT NOT NULL,
-    code             TEXT NOT NULL,
-    researcher       TEXT NOT NULL,
-    status           TEXT NOT NULL,
-    failure          TEXT,
-    reason           TEXT,
-    score            REAL,
-    metrics          TEXT NOT NULL,
-    feedback         TEXT NOT NULL,
-    lesson           TEXT,
-    cognition        TEXT NOT NULL,
-    island           INTEGER,
-    cell             TEXT,
-    stdout_tail      TEXT NOT NULL,
-    stderr_tail      TEXT NOT NULL,
-    propose_seconds  REAL NOT NULL,
-    evaluate_seconds REAL NOT NULL,
-    analyze_seconds  REAL NOT NULL,
-    committed_at     TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS llm_exchanges (
-    id                INTEGER PRIMARY KEY AUTOINCREMENT,
-    node_id           INTEGER NOT NULL,
-    round             INTEGER NOT NULL,
-    role              TEXT NOT NULL,
-    seq               INTEGER NOT NULL,
-    endpoint          TEXT NOT NULL,
-    prompt            TEXT NOT NULL,
-    request           TEXT NOT NULL,
-    reply             TEXT,
-    prompt_tokens     INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    cost_usd          REAL,
-    latency_seconds   REAL NOT NULL,
-    attempts          INTEGER NOT NULL,
-    attempt_log       TEXT NOT NULL,
-    error             TEXT,
-    created_at        TEXT NOT NULL,
-    UNIQUE (round, role, seq)
-);
-CREATE INDEX IF NOT EXISTS llm_exchanges_node ON llm_exchanges(node_id);
-";
-
-/// Columns that hold wall-clock measurements; everything else is a function of config and seed.
-pub const WALL_CLOCK_COLUMNS: &[&str] = &["propose_seconds", "evaluate_seconds", "analyze_seconds", "committed_at"];
+impl From<OpenError> for DatabaseError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Missing { path } | OpenError::NotACampaign { path } => Self::NotACampaign { path },
+            OpenError::Schema { path, found } => Self::Schema { path, found },
+            OpenError::Sqlite { path, source } => Self::Sqlite { path, source },
+        }
+    }
+}
 
 pub struct Database {
     conn: Connection,
@@ -108,8 +63,8 @@ impl Database {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         let db = Self { conn, path: path.to_owned() };
-        match db.meta("schema_version")? {
-            None => db.set_meta("schema_version", SCHEMA_VERSION)?,
+        match db.meta(meta::SCHEMA_VERSION)? {
+            None => db.set_meta(meta::SCHEMA_VERSION, SCHEMA_VERSION)?,
             Some(v) if v == SCHEMA_VERSION => {}
             Some(found) => return Err(DatabaseError::Schema { path: path.to_owned(), found }),
         }
@@ -132,10 +87,7 @@ impl Database {
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>, DatabaseError> {
-        self.conn
-            .query_row("SELECT value FROM campaign WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.sqlite(e))
+        asi_evolve_store::read_meta(&self.conn, key).map_err(|e| self.sqlite(e))
     }
 
     /// Stores a node in one transaction: it is there whole or not at all.

@@ -8,41 +8,14 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
-
-use super::{DB_FILE, Database, DatabaseError, SCHEMA_VERSION};
-
-/// The name a new campaign's database has until its config is stored.
-pub const STAGING_DB_FILE: &str = "campaign.db.creating";
-/// How long a reader waits for the controller's write lock before giving up.
-pub const READER_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+use super::{DB_FILE, Database, DatabaseError, STAGING_DB_FILE};
 
 impl Database {
     /// Opens an existing campaign database read-only: the file must exist and hold this
     /// version's schema.
     pub fn open_read_only(path: &Path) -> Result<Self, DatabaseError> {
-        let err = |source| DatabaseError::Sqlite { path: path.to_owned(), source };
-        if !path.is_file() {
-            return Err(DatabaseError::NotACampaign { path: path.to_owned() });
-        }
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(err)?;
-        conn.busy_timeout(READER_BUSY_TIMEOUT).map_err(err)?;
-        let has_table = conn
-            .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'campaign'", [], |_| Ok(()))
-            .optional()
-            .map_err(err)?
-            .is_some();
-        if !has_table {
-            return Err(DatabaseError::NotACampaign { path: path.to_owned() });
-        }
-        let db = Self { conn, path: path.to_owned() };
-        match db.meta("schema_version")? {
-            Some(v) if v == SCHEMA_VERSION => Ok(db),
-            Some(found) => Err(DatabaseError::Schema { path: path.to_owned(), found }),
-            None => Err(DatabaseError::NotACampaign { path: path.to_owned() }),
-        }
+        let conn = asi_evolve_store::open_campaign_read_only(path)?;
+        Ok(Self { conn, path: path.to_owned() })
     }
 
     /// Opens the staging database of a new campaign in `run_dir`, removing what a controller
