@@ -2,6 +2,7 @@
 //! curves, per-run and per-arm summaries, rounds to reach thresholds, and failure rates. The
 //! frames are what gets written as CSV/Parquet; the typed rows are what figures and pages show.
 
+use asi_evolve_store::{FailureClass, Status};
 use polars::prelude::*;
 
 use crate::error::ReportError;
@@ -185,8 +186,8 @@ fn node_frame(runs: &[Run]) -> PolarsResult<DataFrame> {
             seed.push(r.seed);
             suite.push(r.suite.clone());
             round.push(n.round as i64);
-            status.push(n.status.clone());
-            failure.push(n.failure.clone());
+            status.push(n.status.as_str());
+            failure.push(n.failure.map(FailureClass::as_str));
             score.push(n.score);
             seconds.push(n.propose_seconds + n.evaluate_seconds + n.analyze_seconds);
         }
@@ -210,7 +211,7 @@ fn node_frame(runs: &[Run]) -> PolarsResult<DataFrame> {
 /// run's first valid node. Invalid rows count as −∞ for the running maximum so that they carry
 /// the previous best forward, and a −∞ result is turned back into null.
 fn best_so_far(nodes: LazyFrame) -> PolarsResult<LazyFrame> {
-    let valid_score = when(col("status").eq(lit("valid")).and(col("score").is_not_null()))
+    let valid_score = when(col("status").eq(lit(Status::Valid.as_str())).and(col("score").is_not_null()))
         .then(col("score"))
         .otherwise(lit(f64::NEG_INFINITY));
     Ok(nodes
@@ -225,8 +226,9 @@ fn best_so_far(nodes: LazyFrame) -> PolarsResult<LazyFrame> {
         .drop(cols(["running_max"])))
 }
 
-fn count_status(status: &str) -> Expr {
-    col("status").eq(lit(status)).cast(DataType::Int64).sum().alias(status)
+/// The number of a run's nodes with `status`, in a column named by the status.
+fn count_status(status: Status) -> Expr {
+    col("status").eq(lit(status.as_str())).cast(DataType::Int64).sum().alias(status.as_str())
 }
 
 fn run_frame(curves: &DataFrame, runs: &[Run], thresholds: &[f64]) -> PolarsResult<DataFrame> {
@@ -250,9 +252,9 @@ fn run_frame(curves: &DataFrame, runs: &[Run], thresholds: &[f64]) -> PolarsResu
             col("suite").first(),
             col("round").max().alias("rounds"),
             len().cast(DataType::Int64).alias("nodes"),
-            count_status("valid"),
-            count_status("invalid"),
-            count_status("failed"),
+            count_status(Status::Valid),
+            count_status(Status::Invalid),
+            count_status(Status::Failed),
             col("best_so_far").max().alias("final_best"),
             col("seconds").sum().alias("compute_seconds"),
         ])
@@ -362,7 +364,7 @@ fn failure_frame(nodes: &DataFrame) -> PolarsResult<DataFrame> {
     nodes
         .clone()
         .lazy()
-        .filter(col("status").neq(lit("valid")))
+        .filter(col("status").neq(lit(Status::Valid.as_str())))
         .with_column(col("failure").fill_null(lit("unclassified")))
         .group_by([col("arm_index"), col("arm"), col("status"), col("failure")])
         .agg([len().cast(DataType::Int64).alias("nodes")])

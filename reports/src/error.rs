@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
+use asi_evolve_store::layout::DB_FILE;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum ReportError {
-    #[error("{0} holds no campaign.db: is it a run directory?")]
+    #[error("{0} holds no {DB_FILE}: is it a run directory?")]
     NotARun(PathBuf),
     #[error("reading {path}: {source}")]
     Sqlite { path: PathBuf, source: rusqlite::Error },

@@ -1,5 +1,6 @@
-//! Reports over campaign databases. This crate reads the SQLite file the harness writes (the
-//! database is the interface), so it never depends on the harness and data flows one way.
+//! Reports over campaign databases. This crate reads the SQLite file the harness writes, by the
+//! schema, statuses and run-folder layout of the store crate both depend on, so it never depends
+//! on the harness and data flows one way.
 //!
 //! `show` prints one run; `report` aggregates many (arms × seeds) into tables (CSV, Parquet),
 //! figures (PNG, SVG), evolution trees and a Markdown and a self-contained HTML page.

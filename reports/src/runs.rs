@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use asi_evolve_store::meta;
+
 use crate::campaign_db::{CampaignDb, LlmUsage, NodeRow};
 use crate::error::ReportError;
 
@@ -29,17 +31,17 @@ impl Run {
     pub fn load(dir: &Path) -> Result<Self, ReportError> {
         let db = CampaignDb::open(dir)?;
         let bad = |message: String| ReportError::BadRun { run: dir.to_owned(), message };
-        let suite = db.meta("suite")?.ok_or_else(|| bad("campaign metadata has no `suite`".into()))?;
-        let seed_text = db.meta("seed")?.ok_or_else(|| bad("campaign metadata has no `seed`".into()))?;
+        let suite = db.meta(meta::SUITE)?.ok_or_else(|| bad("campaign metadata has no `suite`".into()))?;
+        let seed_text = db.meta(meta::SEED)?.ok_or_else(|| bad("campaign metadata has no `seed`".into()))?;
         let seed =
             seed_text.trim().parse().map_err(|_| bad(format!("campaign seed `{seed_text}` is not an integer")))?;
-        let arm = match db.meta("arm")? {
+        let arm = match db.meta(meta::ARM)? {
             Some(arm) => arm,
-            None => {
-                db.meta("sampler")?.ok_or_else(|| bad("campaign metadata has neither `arm` nor `sampler`".into()))?
-            }
+            None => db
+                .meta(meta::SAMPLER)?
+                .ok_or_else(|| bad("campaign metadata has neither `arm` nor `sampler`".into()))?,
         };
-        let researcher = db.meta("researcher")?.unwrap_or_else(|| "unrecorded".into());
+        let researcher = db.meta(meta::RESEARCHER)?.unwrap_or_else(|| "unrecorded".into());
         let nodes = db.nodes()?;
         if nodes.is_empty() {
             return Err(bad("the campaign has no nodes yet".into()));

@@ -4,32 +4,35 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use asi_evolve_store::layout::node_dir;
+use asi_evolve_store::{Status, meta};
+
 use crate::campaign_db::{CampaignDb, NodeRow};
 use crate::error::ReportError;
 
 pub fn show(run_dir: &Path) -> Result<String, ReportError> {
     let db = CampaignDb::open(run_dir)?;
     let nodes = db.nodes()?;
-    let suite = db.meta("suite")?.unwrap_or_default();
+    let suite = db.meta(meta::SUITE)?.unwrap_or_default();
     let mut out = String::new();
     let line =
         |out: &mut String, label: &str, value: &str| writeln!(out, "{label:<11}{value}").expect("writing to a String");
 
     line(&mut out, "campaign", &run_dir.display().to_string());
-    let hash = db.meta("suite_hash")?.unwrap_or_default();
+    let hash = db.meta(meta::SUITE_HASH)?.unwrap_or_default();
     line(&mut out, "suite", &format!("{suite} (content {})", hash.get(..12).unwrap_or(&hash)));
     line(
         &mut out,
         "seed",
         &format!(
             "{}   sampler {}   analyzer {}",
-            db.meta("seed")?.unwrap_or_default(),
-            db.meta("sampler")?.unwrap_or_default(),
-            db.meta("analyzer")?.unwrap_or_default()
+            db.meta(meta::SEED)?.unwrap_or_default(),
+            db.meta(meta::SAMPLER)?.unwrap_or_default(),
+            db.meta(meta::ANALYZER)?.unwrap_or_default()
         ),
     );
-    line(&mut out, "researcher", &db.meta("researcher")?.unwrap_or_default());
-    let count = |status: &str| nodes.iter().filter(|n| n.status == status).count();
+    line(&mut out, "researcher", &db.meta(meta::RESEARCHER)?.unwrap_or_default());
+    let count = |status: Status| nodes.iter().filter(|n| n.status == status).count();
     line(
         &mut out,
         "nodes",
@@ -37,20 +40,20 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
             "{} (seed + {} rounds): {} valid, {} invalid, {} failed",
             nodes.len(),
             nodes.len().saturating_sub(1),
-            count("valid"),
-            count("invalid"),
-            count("failed")
+            count(Status::Valid),
+            count(Status::Invalid),
+            count(Status::Failed)
         ),
     );
 
     let metrics = db.metrics()?;
-    let primary = db.meta("primary_metric")?;
+    let primary = db.meta(meta::PRIMARY_METRIC)?;
     // The value compared with the references: the primary metric if the run names one.
     let measure = |n: &NodeRow| match &primary {
         Some(name) => metric(&metrics, n.id, name),
         None => n.score,
     };
-    let best = nodes.iter().filter(|n| n.status == "valid").filter_map(|n| n.score.map(|s| (n, s))).fold(
+    let best = nodes.iter().filter(|n| n.status == Status::Valid).filter_map(|n| n.score.map(|s| (n, s))).fold(
         None::<(&NodeRow, f64)>,
         |acc, (n, s)| match acc {
             Some((_, b)) if b >= s => acc,
@@ -71,12 +74,12 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
                 let shown: Vec<String> = own.iter().map(|(k, v)| format!("{k} {}", shortest(*v))).collect();
                 line(&mut out, "metrics", &shown.join("  "));
             }
-            let file = db.meta("candidate_file")?.unwrap_or_else(|| "candidate.py".into());
-            let folder = run_dir.join("nodes").join(format!("{:05}", node.id));
+            let file = db.meta(meta::CANDIDATE_FILE)?.unwrap_or_else(|| "candidate.py".into());
+            let folder = node_dir(run_dir, node.id);
             line(&mut out, "code", &candidate_path(&folder, &file).display().to_string());
             line(&mut out, "lineage", &lineage(&nodes, node.id));
             let value = measure(node).unwrap_or(score);
-            let baselines = db.meta("baselines")?.unwrap_or_else(|| suite.clone());
+            let baselines = db.meta(meta::BASELINES)?.unwrap_or_else(|| suite.clone());
             for b in asi_evolve_baselines::for_suite(&baselines) {
                 let by = match (&b.model, b.rounds) {
                     (Some(m), Some(r)) => format!(" ({m}, {r} rounds)"),
@@ -107,7 +110,7 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
     writeln!(out, "{head}  {:>13}  {:>7}  name", "best so far", "eval s").expect("writing to a String");
     let mut best_so_far: Option<f64> = None;
     for n in &nodes {
-        if let Some(s) = n.score.filter(|_| n.status == "valid") {
+        if let Some(s) = n.score.filter(|_| n.status == Status::Valid) {
             best_so_far = Some(best_so_far.map_or(s, |b| b.max(s)));
         }
         let parents = if n.parents.is_empty() {
@@ -116,8 +119,8 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
             n.parents.iter().map(|p| format!("#{p}")).collect::<Vec<_>>().join(",")
         };
         let status = match &n.failure {
-            Some(f) if n.status != "valid" => format!("{}:{f}", n.status),
-            _ => n.status.clone(),
+            Some(f) if n.status != Status::Valid => format!("{}:{f}", n.status),
+            _ => n.status.to_string(),
         };
         let mut row = format!(
             "{:>5}  {:>6}  {:<12}  {:<22}  {:>13}",
@@ -217,7 +220,7 @@ mod tests {
             round: id,
             parents: parent.into_iter().collect(),
             name: String::new(),
-            status: if score.is_some() { "valid".into() } else { "failed".into() },
+            status: if score.is_some() { Status::Valid } else { Status::Failed },
             failure: None,
             reason: None,
             score,

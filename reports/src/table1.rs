@@ -5,8 +5,9 @@
 //! different quantities.
 
 use asi_evolve_baselines::linear_attention::{self, MeasuredRow};
-use rusqlite::{Connection, OpenFlags};
+use asi_evolve_store::Status;
 
+use crate::campaign_db::CampaignDb;
 use crate::error::ReportError;
 use crate::runs::Run;
 use crate::tables::Table;
@@ -124,7 +125,7 @@ fn best_node(runs: &[&Run]) -> Result<Option<Best>, ReportError> {
     let mut best: Option<(&Run, u64, &str, f64)> = None;
     for r in runs {
         for n in &r.nodes {
-            if let (Some(score), "valid") = (n.score, n.status.as_str())
+            if let (Some(score), Status::Valid) = (n.score, n.status)
                 && best.is_none_or(|b| score > b.3)
             {
                 best = Some((r, n.id, &n.name, score));
@@ -132,11 +133,7 @@ fn best_node(runs: &[&Run]) -> Result<Option<Best>, ReportError> {
         }
     }
     let Some((run, node, name, score)) = best else { return Ok(None) };
-    let path = run.dir.join("campaign.db");
-    let sqlite = |source| ReportError::Sqlite { path: path.clone(), source };
-    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sqlite)?;
-    let metrics: String =
-        conn.query_row("SELECT metrics FROM nodes WHERE id = ?1", [node as i64], |r| r.get(0)).map_err(sqlite)?;
+    let metrics = CampaignDb::open(&run.dir)?.metrics_text(node)?;
     let metrics: serde_json::Value = serde_json::from_str(&metrics).map_err(|e| ReportError::BadRun {
         run: run.dir.clone(),
         message: format!("node {node}'s metrics are not JSON: {e}"),

@@ -5,6 +5,8 @@
 
 use asi_evolve_baselines::table3::{is_rl_suite, table3};
 
+use asi_evolve_store::Status;
+
 use crate::campaign_db::NodeRow;
 use crate::runs::Run;
 use crate::tables::Table;
@@ -76,7 +78,7 @@ fn valid(n: &NodeRow) -> bool {
         (Some(stage), Some(stages)) => stage == stages,
         _ => true,
     };
-    n.status == "valid" && n.score.is_some() && complete
+    n.status == Status::Valid && n.score.is_some() && complete
 }
 
 fn metric(n: &NodeRow, key: &str) -> Option<f64> {
@@ -106,7 +108,7 @@ mod tests {
             round: id,
             parents: vec![],
             name: String::new(),
-            status: "valid".into(),
+            status: Status::Valid,
             failure: None,
             reason: None,
             score: Some(score),

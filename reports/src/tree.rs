@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use asi_evolve_store::{FailureClass, Status};
+
 use crate::campaign_db::NodeRow;
 use crate::page::escape;
 
@@ -143,7 +145,7 @@ pub fn tree_svg(nodes: &[NodeRow], title: &str, key: &str) -> String {
     let best = nodes
         .iter()
         .enumerate()
-        .filter(|(_, n)| n.status == "valid")
+        .filter(|(_, n)| n.status == Status::Valid)
         .filter_map(|(i, n)| n.score.map(|s| (i, s)))
         .fold(None::<(usize, f64)>, |acc, (i, s)| match acc {
             Some((_, b)) if b >= s => acc,
@@ -226,8 +228,8 @@ pub fn tree_svg(nodes: &[NodeRow], title: &str, key: &str) -> String {
     for (i, n) in nodes.iter().enumerate() {
         let (x, y) = pos(i);
         let name = if n.name.is_empty() { String::new() } else { format!(" {}", n.name) };
-        match (n.status.as_str(), n.score) {
-            ("valid", Some(score)) => {
+        match (n.status, n.score) {
+            (Status::Valid, Some(score)) => {
                 let t = if hi > lo { (score - lo) / (hi - lo) } else { 1.0 };
                 let is_best = Some(i) == best;
                 let class = if is_best { "node valid best" } else { "node valid" };
@@ -255,12 +257,12 @@ pub fn tree_svg(nodes: &[NodeRow], title: &str, key: &str) -> String {
                 }
             }
             (status, _) => {
-                let failure = n.failure.as_deref().unwrap_or("unclassified");
+                let failure = n.failure.map_or("unclassified", FailureClass::as_str);
                 let reason = n.reason.as_deref().map(|r| format!(": {}", truncate(r, 300))).unwrap_or_default();
                 let tip = format!("#{}{name} — {status} ({failure}){reason} (round {})", n.id, n.round);
-                let class = if status == "failed" { "node failed failure" } else { "node invalid failure" };
+                let class = if status == Status::Failed { "node failed failure" } else { "node invalid failure" };
                 let _ = write!(w, r#"<g class="{class}" data-id="{}"><title>{}</title>"#, n.id, escape(&tip));
-                if status == "failed" {
+                if status == Status::Failed {
                     let a = r * 0.9;
                     let _ = writeln!(
                         w,
@@ -291,7 +293,7 @@ pub fn tree_svg(nodes: &[NodeRow], title: &str, key: &str) -> String {
 /// few broken-but-valid programs (a score of 0 among scores near 1) do not wash out the
 /// differences that matter; lower scores get the darkest colour. The flag says whether any did.
 fn colour_range(nodes: &[NodeRow]) -> (f64, f64, bool) {
-    let mut scores: Vec<f64> = nodes.iter().filter(|n| n.status == "valid").filter_map(|n| n.score).collect();
+    let mut scores: Vec<f64> = nodes.iter().filter(|n| n.status == Status::Valid).filter_map(|n| n.score).collect();
     scores.sort_by(f64::total_cmp);
     match (scores.first(), scores.last()) {
         (Some(&min), Some(&max)) => {
@@ -387,14 +389,14 @@ fn truncate(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
-    fn node(id: u64, parent: Option<u64>, status: &str, score: Option<f64>) -> NodeRow {
+    fn node(id: u64, parent: Option<u64>, status: Status, score: Option<f64>) -> NodeRow {
         NodeRow {
             id,
             round: id,
             parents: parent.into_iter().collect(),
             name: format!("n{id}"),
-            status: status.into(),
-            failure: (status != "valid").then(|| "crash".into()),
+            status,
+            failure: (status != Status::Valid).then_some(FailureClass::Crash),
             reason: None,
             score,
             propose_seconds: 0.0,
@@ -410,14 +412,14 @@ mod tests {
         (0..n)
             .map(|i| {
                 let parent = (i > 0).then(|| (i * 7919 + 13) % i);
-                node(i, parent, "valid", Some(i as f64))
+                node(i, parent, Status::Valid, Some(i as f64))
             })
             .collect()
     }
 
     #[test]
     fn a_chain_stays_in_one_lane() {
-        let nodes: Vec<NodeRow> = (0..6).map(|i| node(i, i.checked_sub(1), "valid", Some(1.0))).collect();
+        let nodes: Vec<NodeRow> = (0..6).map(|i| node(i, i.checked_sub(1), Status::Valid, Some(1.0))).collect();
         assert_eq!(layout(&nodes).lanes, vec![0; 6]);
     }
 
@@ -444,9 +446,9 @@ mod tests {
     #[test]
     fn every_node_is_drawn_once_and_failures_are_marked() {
         let mut nodes = bushy(40);
-        nodes[5].status = "failed".into();
+        nodes[5].status = Status::Failed;
         nodes[5].score = None;
-        nodes[6].status = "invalid".into();
+        nodes[6].status = Status::Invalid;
         nodes[6].score = None;
         let svg = tree_svg(&nodes, "t <&>", "k");
         assert_eq!(svg.matches("class=\"node ").count(), 40);
@@ -462,7 +464,7 @@ mod tests {
         assert_eq!(viridis(1.0), "#fde725");
         let scores = [0.0, 0.9, 1.0, 1.1, 1.2];
         let nodes: Vec<NodeRow> =
-            scores.iter().enumerate().map(|(i, &s)| node(i as u64, None, "valid", Some(s))).collect();
+            scores.iter().enumerate().map(|(i, &s)| node(i as u64, None, Status::Valid, Some(s))).collect();
         assert_eq!(colour_range(&nodes), (0.9, 1.2, true));
     }
 }
