@@ -14,8 +14,8 @@ use asi_evolve::campaign::assemble_round;
 use asi_evolve::cognition::CognitionBase;
 use asi_evolve::config::{CampaignConfig, SamplerConfig, SamplerKind};
 use asi_evolve::database::Database;
-use asi_evolve::database::samplers::{self, Sampler};
 use asi_evolve::node::{Node, Status, Timings};
+use asi_evolve::sampler::{self, Sampler};
 
 const SIZES: [u64; 3] = [1_000, 10_000, 100_000];
 
@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
             let mut rng = ChaCha8Rng::seed_from_u64(size);
             let mut nodes: Vec<Node> = (0..size).map(|id| node(id, &seed, &mut rng)).collect();
             db.insert_nodes(&nodes).unwrap();
-            let mut sampler: Box<dyn Sampler> = samplers::build(&config, &seed);
+            let mut sampler: Box<dyn Sampler> = sampler::build(&config, &seed);
             // The last `window` nodes are still in flight: each iteration brings one into view.
             for n in &nodes[..(size - config.window) as usize] {
                 sampler.observe(n);

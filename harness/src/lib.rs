@@ -1,7 +1,8 @@
 //! asi-evolve: a reproducible harness for ASI-Evolve's learn–design–experiment–analyze loop.
 //!
 //! Data flows one way: config → campaign → sampler → researcher → engineer → analyzer →
-//! database → reports.
+//! database → reports; the database's schema and the run folder's layout are the
+//! `asi-evolve-store` crate's, which the reports read by.
 
 pub mod ablation;
 pub mod analyzer;
@@ -20,6 +21,7 @@ pub mod preflight;
 pub mod prompts;
 pub mod researcher;
 pub mod run_lock;
+pub mod sampler;
 pub mod seeds;
 pub mod suite;
 pub mod verify;

@@ -66,7 +66,7 @@ impl NoveltyIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::database::samplers::testing::node;
+    use crate::sampler::testing::node;
 
     fn with_code(id: NodeId, code: &str) -> Node {
         Node { code: code.into(), ..node(id, Some(1.0)) }

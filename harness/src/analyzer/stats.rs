@@ -78,9 +78,9 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::database::samplers::testing::node;
     use crate::engineer::Evaluation;
     use crate::node::FailureClass;
+    use crate::sampler::testing::node;
 
     fn input<'a>(
         name: &'a str,

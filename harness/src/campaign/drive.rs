@@ -13,9 +13,9 @@ use super::layout::in_flight_dirs;
 use super::progress::{Tracker, progress_bar};
 use super::round::RoundOutput;
 use super::{Campaign, CampaignError, Summary};
-use crate::database::samplers::Sampler;
 use crate::llm::{EmbedModel, Exchange, Replay};
 use crate::node::Node;
+use crate::sampler::Sampler;
 use crate::seeds::{Stream, round_rng};
 
 /// The committed rounds, in round order, and what they add up to.

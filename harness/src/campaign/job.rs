@@ -3,9 +3,9 @@
 
 use crate::cognition::{CognitionBase, CognitionItem};
 use crate::config::{CampaignConfig, RetrievalConfig};
-use crate::database::samplers::{Grid, Sampler};
 use crate::llm::{EmbedModel, Exchange, ReplayError};
 use crate::node::{Node, Retrieved};
+use crate::sampler::{Grid, Sampler};
 use crate::seeds::{Stream, round_rng};
 
 /// What a worker needs to run one round; everything owned, so rounds run on any thread.

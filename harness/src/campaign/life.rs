@@ -12,7 +12,6 @@ use asi_evolve_embedder::{Embedder, installed_model_dir, model_venv};
 
 use crate::cognition::{CognitionBase, CognitionError};
 use crate::config::{CampaignConfig, ConfigError, RetrievalConfig};
-use crate::database::samplers;
 use crate::database::{DB_FILE, Database, DatabaseError};
 use crate::engineer::Engineer;
 use crate::judge::Judge;
@@ -20,6 +19,7 @@ use crate::novelty::NoveltyIndex;
 use crate::prompts::Templates;
 use crate::researcher;
 use crate::run_lock::{LOCK_FILE, RunLock};
+use crate::sampler;
 use crate::suite::Suite;
 
 impl Campaign {
@@ -131,7 +131,7 @@ impl Campaign {
             seed: config.seed,
             task: suite.task.clone(),
         };
-        let sampler = samplers::build(&config, &suite.seed_program);
+        let sampler = sampler::build(&config, &suite.seed_program);
         Ok(Self { config, roles: Arc::new(roles), cognition, embeddings: models.embeddings, sampler, db, _lock: lock })
     }
 

@@ -33,11 +33,11 @@ pub use rerun::{Comparison, rerun};
 
 use crate::cognition::{CognitionBase, CognitionError};
 use crate::config::{CampaignConfig, ConfigError};
-use crate::database::samplers::Sampler;
 use crate::database::{DB_FILE, Database, DatabaseError};
 use crate::llm::{EmbedModel, LlmError, ReplayError};
 use crate::node::NodeId;
 use crate::prompts::PromptError;
+use crate::sampler::Sampler;
 use crate::suite::SuiteError;
 
 #[derive(Debug, Error)]

@@ -10,13 +10,13 @@ use super::CampaignError;
 use super::job::RoundJob;
 use super::layout::node_dir;
 use crate::analyzer::{AnalysisInput, Analyzer};
-use crate::database::samplers::Grid;
 use crate::engineer::{Engineer, Evaluation};
 use crate::judge::Judge;
 use crate::llm::Exchange;
 use crate::node::{FailureClass, Node, NodeId, Retrieved, Timings};
 use crate::novelty::NoveltyIndex;
 use crate::researcher::{DebugContext, Proposal, ProposalError, ResearchContext, Researcher};
+use crate::sampler::Grid;
 use crate::seeds::{Stream, round_rng};
 
 /// Everything a worker uses to run rounds; shared by all workers.

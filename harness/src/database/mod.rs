@@ -2,7 +2,6 @@
 //! (`asi-evolve show`, a notebook) can open it while the campaign writes.
 
 mod read_only;
-pub mod samplers;
 
 pub use asi_evolve_store::READER_BUSY_TIMEOUT;
 pub use asi_evolve_store::layout::{DB_FILE, STAGING_DB_FILE};

@@ -216,12 +216,12 @@ mod tests {
     #[test]
     fn a_huge_parent_program_is_cut_in_the_prompt_with_a_marker() {
         let line = "x = 1  # padding padding padding padding padding\n";
-        let mut parent = crate::database::samplers::testing::node(7, Some(1.0));
+        let mut parent = crate::sampler::testing::node(7, Some(1.0));
         parent.code = line.repeat(50_000);
         let text = describe_parents(&[parent.clone(), parent]);
         assert!(text.len() < 2 * PARENT_CODE_BYTES + 4096, "{} bytes", text.len());
         assert_eq!(text.matches("bytes of program #7 are left out of this prompt").count(), 2);
-        let mut small = crate::database::samplers::testing::node(1, Some(1.0));
+        let mut small = crate::sampler::testing::node(1, Some(1.0));
         small.code = line.repeat(10);
         assert!(describe_parents(&[small.clone()]).contains(small.code.trim_end()));
     }

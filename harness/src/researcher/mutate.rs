@@ -227,7 +227,7 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::database::samplers::testing::node;
+    use crate::sampler::testing::node;
 
     const PROGRAM: &str = "import numpy as np\nSCALE = 2.5\n# EVOLVE-BLOCK-START\ndef f():\n    return 0.3 * 7 + 1e-2\n# EVOLVE-BLOCK-END\nLIMIT = 9.75\n";
 

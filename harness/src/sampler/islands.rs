@@ -138,8 +138,8 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::database::samplers::testing::node;
-    use crate::database::samplers::{ElitePool, Greedy, Ucb1};
+    use crate::sampler::testing::node;
+    use crate::sampler::{ElitePool, Greedy, Ucb1};
 
     fn islands(count: usize, interval: u64, rate: f64) -> Islands {
         let inner: Vec<Box<dyn Sampler>> = (0..count)

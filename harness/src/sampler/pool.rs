@@ -93,7 +93,7 @@ impl ElitePool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::database::samplers::testing::node;
+    use crate::sampler::testing::node;
 
     #[test]
     fn keeps_the_best_cap_with_ties_to_the_older() {

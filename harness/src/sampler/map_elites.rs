@@ -137,7 +137,7 @@ mod tests {
 
     use super::*;
     use crate::config::FeatureAxis;
-    use crate::database::samplers::testing::node;
+    use crate::sampler::testing::node;
 
     fn with_metric(id: NodeId, score: f64, m: f64) -> Node {
         let mut n = node(id, Some(score));

@@ -124,7 +124,7 @@ impl Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::database::samplers::testing::node;
+    use crate::sampler::testing::node;
 
     fn axis(name: &str, bins: usize, range: Option<[f64; 2]>) -> FeatureAxis {
         FeatureAxis { name: name.into(), bins, range }

@@ -138,7 +138,7 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::database::samplers::testing::node;
+    use crate::sampler::testing::node;
 
     fn child(id: NodeId, parents: Vec<NodeId>, score: Option<f64>) -> Node {
         Node { parents, ..node(id, score) }
