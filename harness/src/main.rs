@@ -395,7 +395,7 @@ fn validate_packing(n: usize, packing: &Path, results: Option<&Path>) -> Result<
     let text =
         std::fs::read_to_string(packing).with_context(|| format!("cannot read packing file {}", packing.display()))?;
     let name = packing.file_name().map_or_else(|| packing.display().to_string(), |f| f.to_string_lossy().into_owned());
-    let evaluation = asi_evolve_packing::evaluate_file(&text, n, &name);
+    let evaluation = asi_evolve_packing_judge::evaluate_file(&text, n, &name);
     let json = serde_json::to_string_pretty(&evaluation)?;
     match results {
         Some(path) => {

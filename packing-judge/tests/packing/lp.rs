@@ -3,7 +3,7 @@
 use std::f64::consts::PI;
 use std::time::Instant;
 
-use asi_evolve_packing::{LpError, correctly_rounded_sum, evaluate, lp_radii};
+use asi_evolve_packing_judge::{LpError, correctly_rounded_sum, evaluate, lp_radii};
 
 use crate::common::{Rng, brute_force_lp, lp_violation, packing_json};
 

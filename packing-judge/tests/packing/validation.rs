@@ -1,7 +1,9 @@
 //! Acceptance and rejection of hand-built packings. Each rejection test
 //! asserts which offence was found, not just that something was.
 
-use asi_evolve_packing::{Edge, Field, Offence, correctly_rounded_sum, evaluate, reported_sum_tolerance, validate};
+use asi_evolve_packing_judge::{
+    Edge, Field, Offence, correctly_rounded_sum, evaluate, reported_sum_tolerance, validate,
+};
 
 use crate::common::{packing, packing_json};
 
@@ -182,7 +184,7 @@ fn reported_sum_is_judged_by_the_summation_error_bound() {
     assert!(!validate(&single, 1).valid);
 }
 
-fn packing_with_sum(reported: f64) -> asi_evolve_packing::Packing {
+fn packing_with_sum(reported: f64) -> asi_evolve_packing_judge::Packing {
     let mut p = packing(&TANGENT_CENTERS, &TANGENT_RADII);
     p.reported_sum = Some(reported);
     p

@@ -1,6 +1,6 @@
 //! Helpers shared by the test modules.
 
-use asi_evolve_packing::Packing;
+use asi_evolve_packing_judge::Packing;
 
 /// The JSON the Python wrapper would write, non-finite numbers as strings.
 pub fn packing_json(centers: &[[f64; 2]], radii: &[f64], reported_sum: Option<f64>) -> String {

@@ -1,6 +1,6 @@
 //! Property tests.
 
-use asi_evolve_packing::{Offence, correctly_rounded_sum, evaluate, validate};
+use asi_evolve_packing_judge::{Offence, correctly_rounded_sum, evaluate, validate};
 use num_rational::BigRational;
 use num_traits::ToPrimitive;
 use proptest::prelude::*;
