@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::llm::{Endpoint, EndpointError};
 
+pub mod executor;
 mod retrieval;
 pub use retrieval::RetrievalConfig;
 
@@ -58,7 +59,7 @@ pub struct CampaignConfig {
     pub budget: BudgetConfig,
     /// Where evaluator stages run: `local` (default) or `slurm`.
     #[serde(deserialize_with = "executor_section")]
-    pub executor: crate::engineer::executor::ExecutorConfig,
+    pub executor: executor::ExecutorConfig,
     pub report: ReportConfig,
 }
 
@@ -291,9 +292,7 @@ fn sampler_section<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
     tagged_section(deserializer, "sampler")
 }
 
-fn executor_section<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<crate::engineer::executor::ExecutorConfig, D::Error> {
+fn executor_section<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<executor::ExecutorConfig, D::Error> {
     tagged_section(deserializer, "executor")
 }
 

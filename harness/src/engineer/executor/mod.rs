@@ -4,7 +4,6 @@
 //! job per stage. Both report the same `Exit` for the same outcome, so a deterministic
 //! evaluator gives the same node table through either.
 
-pub mod config;
 mod local;
 pub mod slurm;
 
@@ -12,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{ExecutorConfig, SlurmConfig};
+pub use crate::config::executor::{ExecutorConfig, SlurmConfig};
 pub use local::Local;
 pub use slurm::Slurm;
 
