@@ -14,7 +14,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-pub const PGID_FILE: &str = "evaluator.pgid";
+pub use asi_evolve_store::layout::PGID_FILE;
 
 /// How long a group killed with SIGKILL gets to disappear before the file goes anyway: by
 /// then no member can run user code again, whatever state the kernel still shows.

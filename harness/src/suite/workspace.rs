@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 /// Names never linked into a view: the engineer writes them itself in the node's folder.
-const RESERVED: [&str; 1] = [crate::engineer::PGID_FILE];
+const RESERVED: [&str; 1] = [asi_evolve_store::layout::PGID_FILE];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workspace {
