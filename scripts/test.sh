@@ -2,6 +2,8 @@
 # Sets up the machine, runs every test of the workspace, then re-verifies the shipped designs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The module layering (no import cycle, no stage depending on a later one), before anything slow.
+python3 scripts/check-layers.py
 bash scripts/setup.sh --ml
 # The real-model tests (tests/local_model.rs, tests/minilm.rs): llama.cpp's server, SmolLM2 and
 # all-MiniLM-L6-v2, in an environment of their own.
