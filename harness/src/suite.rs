@@ -131,6 +131,25 @@ pub struct Evaluator {
     /// its evaluations may write. Entries must be keyed by everything that determines them, so
     /// that a cached run and a fresh one give the same node table.
     pub cache: bool,
+    /// `[evaluator.warm]`: run this suite's Python commands through warm fork servers.
+    pub warm: Option<Warm>,
+}
+
+/// `[evaluator.warm]`: commands `python <script|-m module|-c code> ...` run in a child forked
+/// from a server that imported `preload` once per worker (see `engineer::warm`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Warm {
+    /// The interpreter whose commands run warm, as the commands name it.
+    #[serde(default = "default_warm_python")]
+    pub python: String,
+    /// Modules the server imports before it forks (e.g. numpy, scipy, torch).
+    #[serde(default)]
+    pub preload: Vec<String>,
+}
+
+fn default_warm_python() -> String {
+    "python3".into()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -292,6 +311,7 @@ mod tests {
             support_files: vec![],
             cache: false,
             log_files: vec![],
+            warm: None,
         };
         assert_eq!(e.describe(), "check: check; stage 1: a (>= 0.5 to go on); stage 2: b");
     }

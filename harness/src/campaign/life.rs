@@ -153,6 +153,7 @@ impl Campaign {
             put("primary_metric", metric);
         }
         put("baselines", self.config.report.baselines.clone().unwrap_or_else(|| suite.name.clone()));
+        put("interpreters", self.roles.engineer.describe_interpreters());
         put("researcher", self.roles.researcher.describe());
         put("analyzer", self.roles.analyzer.as_ref().map_or("off".into(), |a| a.id()));
         put("sampler", self.config.sampler.kind().as_str().into());

@@ -41,6 +41,20 @@ impl Prepared {
         )
     }
 
+    /// (name, soft, hard) per limit, the name as in `RLIMIT_<name>`, for a process that sets
+    /// them itself (a warm fork server's child).
+    pub fn triples(&self) -> impl Iterator<Item = (&'static str, u64, u64)> + '_ {
+        self.0.iter().map(|&(resource, soft, hard)| {
+            let name = match resource {
+                Resource::AddressSpace => "AS",
+                Resource::Cpu => "CPU",
+                Resource::FileSize => "FSIZE",
+                Resource::OpenFiles => "NOFILE",
+            };
+            (name, soft, hard)
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -8,12 +8,14 @@ mod classify;
 pub mod confine;
 pub mod executor;
 mod explain;
+pub mod interpreter;
 mod limits;
 mod reaper;
 pub mod results;
 pub mod sandbox;
 mod stale;
 mod static_check;
+pub mod warm;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +29,9 @@ pub use stale::{PGID_FILE, kill_stale_group};
 use crate::node::{FailureClass, Status};
 use crate::suite::Suite;
 use executor::{Executor, Exit, StageJob};
+use interpreter::Interpreter;
+use sandbox::RunOutput;
+use warm::WarmPool;
 
 /// Results file name of a one-stage evaluator inside the working directory (also passed as
 /// `ASI_EVOLVE_RESULTS`); stage i of a cascade writes `results.stage<i>.json`.
@@ -100,6 +105,10 @@ pub struct Engineer {
     executor: Arc<dyn Executor>,
     /// The suite's cache folder (`[evaluator] cache = true`), writable to every evaluation.
     cache_dir: Option<PathBuf>,
+    /// Bare interpreter names in the suite's commands, resolved once for the campaign.
+    interpreters: Vec<Interpreter>,
+    /// Fork servers for the suite's Python commands, when it asks for them.
+    warm: Option<WarmPool>,
 }
 
 /// The node being evaluated: what every command's placeholders and environment refer to.
@@ -125,7 +134,41 @@ impl Engineer {
             .map(|stage| Duration::from_secs_f64(timeout_override.unwrap_or(stage.timeout_s)))
             .collect();
         let cache_dir = suite.cache_dir();
-        Self { suite, bin, timeouts, output_cap, executor: Arc::new(executor::Local), cache_dir }
+        let base_env = base_environment(&suite);
+        let mut interpreters: Vec<Interpreter> = Vec::new();
+        let evaluator = &suite.evaluator;
+        let programs = evaluator.static_check.iter().chain(evaluator.stages.iter().map(|s| &s.command));
+        let named = programs.filter_map(|c| c.first()).chain(evaluator.warm.iter().map(|w| &w.python));
+        for name in named {
+            if interpreter::is_python_name(name)
+                && !interpreters.iter().any(|i| &i.requested == name)
+                && let Some(found) = interpreter::resolve(name, &base_env)
+            {
+                interpreters.push(found);
+            }
+        }
+        let warm = evaluator.warm.as_ref().map(|w| {
+            let python = interpreters
+                .iter()
+                .find(|i| i.requested == w.python)
+                .map_or_else(|| PathBuf::from(&w.python), |i| i.path.clone());
+            WarmPool::new(python, w.preload.clone(), base_env.clone(), suite.dir.clone())
+        });
+        Self { suite, bin, timeouts, output_cap, executor: Arc::new(executor::Local), cache_dir, interpreters, warm }
+    }
+
+    /// What the campaign's manifest records about how commands are run: each resolved
+    /// interpreter (`python3 = /path (3.12.3)`) and the warm servers, if any.
+    pub fn describe_interpreters(&self) -> String {
+        let mut parts: Vec<String> = self
+            .interpreters
+            .iter()
+            .map(|i| format!("{} = {} ({})", i.requested, i.path.display(), i.version))
+            .collect();
+        if let Some(warm) = &self.warm {
+            parts.push(format!("warm: {}", warm.describe()));
+        }
+        parts.join("; ")
     }
 
     /// The same Engineer running its stages through `executor`.
@@ -208,8 +251,7 @@ impl Engineer {
         if let Some(check) = &self.suite.evaluator.static_check {
             let timeout = static_check::MAX_TIMEOUT.min(self.timeouts[0]);
             // Its own results path, so nothing it writes can pass for the evaluator's results.
-            let out =
-                sandbox::run(&self.job(check, &node, 0, &workdir.join(CHECK_RESULTS_FILE), timeout).sandbox_spec())?;
+            let out = self.run_here(&self.job(check, &node, 0, &workdir.join(CHECK_RESULTS_FILE), timeout))?;
             if let Some(failed) = static_check::verdict(&out, timeout) {
                 std::fs::write(workdir.join("stdout.log"), &failed.stdout_tail)?;
                 std::fs::write(workdir.join("stderr.log"), &failed.stderr_tail)?;
@@ -224,7 +266,12 @@ impl Engineer {
             let [results_name, stdout_name, stderr_name] = cascade::stage_files(i, n);
             let results_path = workdir.join(&results_name);
             let timeout = self.timeouts[i - 1];
-            let out = self.executor.run(&self.job(&stage.command, &node, i, &results_path, timeout))?;
+            let job = self.job(&stage.command, &node, i, &results_path, timeout);
+            let out = if self.executor.runs_here() {
+                self.run_here(&job).map(executor::finished)?
+            } else {
+                self.executor.run(&job)?
+            };
             let stdout_tail = out.stdout.text();
             let stderr_tail = out.stderr.text();
             std::fs::write(workdir.join(stdout_name), &stdout_tail)?;
@@ -256,6 +303,24 @@ impl Engineer {
     }
 
     /// One command (the static check is stage 0) to run in the node's folder.
+    /// Runs `job` on this machine: warm when the suite asks for it and the command is one a
+    /// fork server can run, else in the sandbox.
+    fn run_here(&self, job: &StageJob) -> std::io::Result<RunOutput> {
+        let spec = job.sandbox_spec();
+        if let Some(pool) = &self.warm
+            && pool.accepts(&spec.program, &spec.args)
+        {
+            if let Some(out) = pool.run(&spec) {
+                return out;
+            }
+            // Run again cold: nothing the failed attempt wrote may pass for this run's results.
+            if let Some((_, results)) = spec.env.iter().find(|(k, _)| k == "ASI_EVOLVE_RESULTS") {
+                std::fs::remove_file(results).ok();
+            }
+        }
+        sandbox::run(&spec)
+    }
+
     fn job(&self, words: &[String], node: &Node<'_>, stage: usize, results: &Path, timeout: Duration) -> StageJob {
         let expand = |word: &str| {
             word.replace("{suite_dir}", &self.suite.dir.to_string_lossy())
@@ -265,6 +330,10 @@ impl Engineer {
         };
         let mut words = words.iter().map(|w| expand(w));
         let program = words.next().expect("suite loading rejects an empty command");
+        let program = match self.interpreters.iter().find(|i| i.requested == program) {
+            Some(i) => i.path.to_string_lossy().into_owned(),
+            None => program,
+        };
         StageJob {
             program,
             args: words.collect(),
@@ -284,9 +353,7 @@ impl Engineer {
     }
 
     fn environment(&self, node: &Node<'_>, results: &Path, stage: usize) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> =
-            PASSTHROUGH.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))).collect();
-        env.extend(FIXED_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut env = host_environment();
         env.extend([
             ("ASI_EVOLVE_SEED".into(), node.seed.to_string()),
             ("ASI_EVOLVE_CANDIDATE".into(), node.candidate.to_string_lossy().into_owned()),
@@ -304,4 +371,20 @@ impl Engineer {
         env.extend(self.suite.evaluator.env.iter().cloned());
         env
     }
+}
+
+/// The host variables an evaluator inherits and the fixed ones it always gets.
+fn host_environment() -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> =
+        PASSTHROUGH.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))).collect();
+    env.extend(FIXED_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+/// Every evaluator's environment without what is specific to a node: what interpreters are
+/// resolved and fork servers started with.
+fn base_environment(suite: &Suite) -> Vec<(String, String)> {
+    let mut env = host_environment();
+    env.extend(suite.evaluator.env.iter().cloned());
+    env
 }

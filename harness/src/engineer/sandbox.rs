@@ -20,7 +20,7 @@ use super::stale;
 use crate::suite::Limits;
 
 /// Time a process group gets between SIGTERM and SIGKILL.
-const TERM_GRACE: Duration = Duration::from_secs(1);
+pub(super) const TERM_GRACE: Duration = Duration::from_secs(1);
 /// Time the output readers get after the group is dead; a process that left the group
 /// (setsid) could otherwise hold a pipe open forever.
 const READER_GRACE: Duration = Duration::from_secs(2);
@@ -168,14 +168,14 @@ pub fn run(spec: &RunSpec) -> std::io::Result<RunOutput> {
     Ok(RunOutput { exit, stdout, stderr, elapsed: started.elapsed() })
 }
 
-fn kill_group(pgid: libc::pid_t, signal: libc::c_int) {
+pub(super) fn kill_group(pgid: libc::pid_t, signal: libc::c_int) {
     // SAFETY: killpg only sends a signal; ESRCH (group already gone) is fine to ignore.
     unsafe {
         libc::killpg(pgid, signal);
     }
 }
 
-fn spawn_reader(mut stream: impl Read + Send + 'static, cap: usize) -> mpsc::Receiver<Captured> {
+pub(super) fn spawn_reader(mut stream: impl Read + Send + 'static, cap: usize) -> mpsc::Receiver<Captured> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut captured = Captured::default();
@@ -202,7 +202,7 @@ fn spawn_reader(mut stream: impl Read + Send + 'static, cap: usize) -> mpsc::Rec
     rx
 }
 
-fn collect(rx: mpsc::Receiver<Captured>) -> Captured {
+pub(super) fn collect(rx: mpsc::Receiver<Captured>) -> Captured {
     rx.recv_timeout(READER_GRACE).unwrap_or_else(|_| Captured {
         tail: b"[output reader abandoned: a process outside the evaluator's group kept the pipe open]".to_vec(),
         total: 0,

@@ -50,6 +50,7 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
             env: Vec::new(),
             stages: vec![Stage { command, timeout_s, threshold: None }],
             static_check: None,
+            warm: None,
             limits: Limits::default(),
             support_files: Vec::new(),
             log_files: LOG_FILES.map(String::from).to_vec(),

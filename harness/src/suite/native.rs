@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Evaluator, Layout, Limits, MANIFEST, Stage, Suite, SuiteError, Workspace, read};
+use super::{Evaluator, Layout, Limits, MANIFEST, Stage, Suite, SuiteError, Warm, Workspace, read};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +55,7 @@ struct EvaluatorManifest {
     /// A folder kept between evaluations (`ASI_EVOLVE_CACHE_DIR`), writable to the evaluator.
     #[serde(default)]
     cache: bool,
+    warm: Option<Warm>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,7 +151,24 @@ fn evaluator(m: EvaluatorManifest) -> Result<Evaluator, String> {
         support_files: Vec::new(),
         log_files: m.log_files,
         cache: m.cache,
+        warm: m.warm.map(warm).transpose()?,
     })
+}
+
+fn warm(w: Warm) -> Result<Warm, String> {
+    if w.python.trim().is_empty() {
+        return Err("evaluator.warm.python must name an interpreter".into());
+    }
+    let module_name = |n: &str| {
+        n.split('.').all(|part| {
+            part.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+        })
+    };
+    if let Some(bad) = w.preload.iter().find(|n| !module_name(n)) {
+        return Err(format!("evaluator.warm.preload: `{bad}` is not a Python module name"));
+    }
+    Ok(w)
 }
 
 fn non_empty(key: &str, command: &[String]) -> Result<(), String> {
@@ -232,5 +250,9 @@ mod tests {
         assert!(err.contains("memory_mb"), "{err}");
         let err = load_err("[evaluator]\ncommand = []\n");
         assert!(err.contains("evaluator.command is empty"), "{err}");
+        let err = load_err("[evaluator]\ncommand = [\"a\"]\n[evaluator.warm]\npreload = [\"numpy\", \"no-such\"]\n");
+        assert!(err.contains("evaluator.warm.preload: `no-such`"), "{err}");
+        let err = load_err("[evaluator]\ncommand = [\"a\"]\n[evaluator.warm]\npreloads = []\n");
+        assert!(err.contains("preloads"), "{err}");
     }
 }

@@ -140,6 +140,7 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
             support_files: vec![(DRIVER_FILE.into(), DRIVER.into())],
             log_files: Vec::new(),
             cache: false,
+            warm: None,
         },
         workspace: Workspace::NodeFolder,
         primary_metric: None,

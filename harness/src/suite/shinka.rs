@@ -52,6 +52,7 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
             support_files: vec![(DRIVER_FILE.into(), DRIVER.into()), (SHIM_FILE.into(), SHIM.into())],
             log_files: Vec::new(),
             cache: false,
+            warm: None,
         },
         workspace: Workspace::ShinkaGenerations,
         primary_metric: None,

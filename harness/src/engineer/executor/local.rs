@@ -27,15 +27,24 @@ impl StageJob {
     }
 }
 
+/// How a command run on this machine (sandbox or warm fork server) ended, as an executor says it.
+pub fn finished(out: sandbox::RunOutput) -> Finished {
+    let exit = match out.exit {
+        sandbox::Exit::Code(c) => Exit::Code(c),
+        sandbox::Exit::Signal(s) => Exit::Signal(s),
+        sandbox::Exit::TimedOut => Exit::TimedOut,
+    };
+    Finished { exit, stdout: out.stdout, stderr: out.stderr, elapsed: out.elapsed }
+}
+
 impl Executor for Local {
     fn run(&self, job: &StageJob) -> std::io::Result<Finished> {
-        let out = sandbox::run(&job.sandbox_spec())?;
-        let exit = match out.exit {
-            sandbox::Exit::Code(c) => Exit::Code(c),
-            sandbox::Exit::Signal(s) => Exit::Signal(s),
-            sandbox::Exit::TimedOut => Exit::TimedOut,
-        };
-        Ok(Finished { exit, stdout: out.stdout, stderr: out.stderr, elapsed: out.elapsed })
+        sandbox::run(&job.sandbox_spec()).map(finished)
+    }
+
+    /// The Engineer may run the stage itself, through a warm fork server (`engineer::warm`).
+    fn runs_here(&self) -> bool {
+        true
     }
 
     fn clear_stale(&self, workdir: &Path) {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::config::executor::{ExecutorConfig, SlurmConfig};
-pub use local::Local;
+pub use local::{Local, finished};
 pub use slurm::Slurm;
 
 pub use super::sandbox::Captured;
@@ -65,6 +65,12 @@ pub trait Executor: Send + Sync {
     /// Stops whatever a controller that died left running for the node folder `workdir`
     /// (a process group, or batch jobs), so the folder can be reused.
     fn clear_stale(&self, workdir: &Path);
+
+    /// True when a stage runs as a process on this machine, so the Engineer may run it through
+    /// a warm fork server instead (same guarantees, same outcome).
+    fn runs_here(&self) -> bool {
+        false
+    }
 }
 
 /// The executor a campaign's `[executor]` section asks for; `bin` is the `asi-evolve`

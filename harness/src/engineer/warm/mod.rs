@@ -1,0 +1,94 @@
+//! Warm evaluator workers for Python evaluators (a suite's `[evaluator.warm]`): instead of
+//! starting an interpreter per command, a command `python <script|-m mod|-c code> args...` is
+//! run by a fork server that imported the suite's preloads once and forks a child for it. The
+//! child is set up as the sandbox sets up a fresh process (own process group, rlimits,
+//! environment, working directory, capped output, timeout, group killed when it ends), so a
+//! command gives the same outcome warm or cold. Servers are kept idle between evaluations, one
+//! per worker that needed one; a server that fails is dropped and its evaluation run again on a
+//! fresh one, or cold. Any other command keeps the sandbox's path.
+
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::sandbox::{RunOutput, RunSpec};
+use server::{Failure, Server};
+
+pub struct WarmPool {
+    python: PathBuf,
+    preload: Vec<String>,
+    /// The evaluator's environment without anything specific to a node (the servers read
+    /// variables such as `PYTHONHASHSEED` and `OMP_NUM_THREADS` when they start).
+    env: Vec<(String, String)>,
+    dir: PathBuf,
+    idle: Mutex<Vec<Server>>,
+    /// Set when a server could not start: every later command runs cold.
+    unavailable: Mutex<Option<String>>,
+}
+
+impl WarmPool {
+    pub fn new(python: PathBuf, preload: Vec<String>, env: Vec<(String, String)>, dir: PathBuf) -> Self {
+        Self { python, preload, env, dir, idle: Mutex::new(Vec::new()), unavailable: Mutex::new(None) }
+    }
+
+    /// True when `program args` is this pool's interpreter running a script, `-m` or `-c`.
+    pub fn accepts(&self, program: &str, args: &[String]) -> bool {
+        Path::new(program) == self.python
+            && match args.first().map(String::as_str) {
+                Some("-c" | "-m") => args.len() >= 2,
+                Some(script) => !script.starts_with('-'),
+                None => false,
+            }
+    }
+
+    /// Runs `spec` warm; `None` when it has to run cold (no server could be started, or the
+    /// server failed once the command had started).
+    pub fn run(&self, spec: &RunSpec) -> Option<std::io::Result<RunOutput>> {
+        for _ in 0..2 {
+            let mut server = self.server()?;
+            match server.run(&spec.args, spec) {
+                Ok(out) => {
+                    self.idle.lock().expect("pool lock").push(server);
+                    return Some(Ok(out));
+                }
+                Err(Failure::BeforeChild(e)) => eprintln!("warning: {e}; starting another fork server"),
+                Err(Failure::AfterChild(e)) => {
+                    eprintln!("warning: {e}; running the command cold");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// What the campaign's manifest says about the warm path.
+    pub fn describe(&self) -> String {
+        format!("{} preloading [{}]", self.python.display(), self.preload.join(", "))
+    }
+
+    fn server(&self) -> Option<Server> {
+        if let Some(server) = self.idle.lock().expect("pool lock").pop() {
+            return Some(server);
+        }
+        if self.unavailable.lock().expect("pool lock").is_some() {
+            return None;
+        }
+        match Server::start(&self.python, &self.preload, &self.env, &self.dir) {
+            Ok(server) => Some(server),
+            Err(e) => {
+                eprintln!("warning: {e}; evaluations run cold");
+                *self.unavailable.lock().expect("pool lock") = Some(e.to_string());
+                None
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn idle_pids(&self) -> Vec<u32> {
+        self.idle.lock().unwrap().iter().map(Server::pid).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+//! The warm path against the sandbox's cold path: same outcome, and every guarantee of the
+//! sandbox (group killed at the timeout and at the end, rlimits, output cap) kept.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::engineer::interpreter;
+use crate::engineer::sandbox::{self, Exit, process_checks::alive};
+use crate::suite::Limits;
+
+fn env() -> Vec<(String, String)> {
+    vec![("PATH".into(), std::env::var("PATH").unwrap_or_default()), ("PYTHONHASHSEED".into(), "0".into())]
+}
+
+fn python() -> PathBuf {
+    interpreter::resolve("python3", &env()).expect("python3 on PATH").path
+}
+
+fn pool() -> WarmPool {
+    WarmPool::new(python(), vec!["json".into()], env(), std::env::temp_dir())
+}
+
+fn spec(dir: &std::path::Path, args: &[&str], timeout_ms: u64) -> RunSpec {
+    RunSpec {
+        program: python().to_string_lossy().into_owned(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        cwd: dir.to_owned(),
+        env: env(),
+        timeout: Duration::from_millis(timeout_ms),
+        output_cap: 4096,
+        limits: Limits::default(),
+        record_group_in: Some(dir.to_owned()),
+        writable: Vec::new(),
+    }
+}
+
+fn warm(pool: &WarmPool, spec: &RunSpec) -> RunOutput {
+    assert!(pool.accepts(&spec.program, &spec.args));
+    pool.run(spec).expect("ran warm").unwrap()
+}
+
+fn gone_soon(pid: i32) -> bool {
+    (0..150).any(|_| {
+        let gone = !alive(pid);
+        if !gone {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        gone
+    })
+}
+
+#[test]
+fn scripts_modules_and_code_give_what_a_fresh_interpreter_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("eval.py"),
+        "import os, sys\nprint(sys.argv, __name__, sys.path[0] == os.path.dirname(os.path.abspath(__file__)))\n\
+         print(sorted(k for k in os.environ if k != 'PWD'), os.getcwd() == os.environ['HERE'])\n\
+         print('to stderr', file=sys.stderr)\nsys.exit(3)\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("mod_here.py"), "import sys\nprint(sys.argv[1:], __name__)\nraise ValueError('no')\n")
+        .unwrap();
+    let pool = pool();
+    let here = dir.path().to_string_lossy().into_owned();
+    for args in [
+        vec!["eval.py", "a", "b"],
+        vec!["-m", "mod_here", "x"],
+        vec!["-c", "import sys; print(sys.argv, hash('abc')); sys.exit('said')", "y"],
+        vec!["-c", "import os; os._exit(7)"],
+        vec!["-c", "import json, sys; print(json.dumps({'a': 1})); sys.stdout.write('no newline')"],
+    ] {
+        let mut s = spec(dir.path(), &args, 20_000);
+        s.env.push(("HERE".into(), here.clone()));
+        let cold = sandbox::run(&s).unwrap();
+        let hot = warm(&pool, &s);
+        assert_eq!(hot.exit, cold.exit, "{args:?}");
+        assert_eq!(hot.stdout.text(), cold.stdout.text(), "{args:?}");
+        assert_eq!(hot.stderr.text(), cold.stderr.text(), "{args:?}");
+    }
+    assert_eq!(pool.idle_pids().len(), 1, "one server served them all");
+    assert!(!dir.path().join(crate::engineer::PGID_FILE).exists(), "the group record outlived the group");
+}
+
+#[test]
+fn a_timeout_kills_the_whole_tree_including_a_double_forked_grandchild() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import os, time\nif os.fork() == 0:\n    if os.fork() == 0:\n        \
+                  open('pid', 'w').write(str(os.getpid())); time.sleep(300)\n    os._exit(0)\ntime.sleep(300)\n";
+    std::fs::write(dir.path().join("slow.py"), script).unwrap();
+    let pool = pool();
+    let started = Instant::now();
+    let out = warm(&pool, &spec(dir.path(), &["slow.py"], 500));
+    assert_eq!(out.exit, Exit::TimedOut);
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    let pid: i32 = std::fs::read_to_string(dir.path().join("pid")).unwrap().parse().unwrap();
+    assert!(gone_soon(pid), "grandchild {pid} survived");
+    // A clean exit that leaves a grandchild behind: killed too.
+    let out = warm(&pool, &spec(dir.path(), &["-c", "import subprocess; subprocess.Popen(['sleep', '300'])"], 10_000));
+    assert_eq!(out.exit, Exit::Code(0));
+    assert_eq!(pool.idle_pids().len(), 1, "the server survived both");
+}
+
+#[test]
+fn limits_and_the_output_cap_hold_in_the_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool();
+    let mut s = spec(dir.path(), &["-c", "bytearray(2_000_000_000)"], 20_000);
+    s.limits = Limits { address_space_mb: Some(500), ..Limits::default() };
+    let out = warm(&pool, &s);
+    assert_eq!(out.exit, Exit::Code(1));
+    assert!(out.stderr.text().contains("MemoryError"), "{}", out.stderr.text());
+    let mut s = spec(dir.path(), &["-c", "import resource; print(resource.getrlimit(resource.RLIMIT_NOFILE))"], 20_000);
+    s.limits = Limits { open_files: Some(64), ..Limits::default() };
+    assert_eq!(warm(&pool, &s).stdout.text(), "(64, 64)\n");
+    let flood = "import sys\nchunk = 'x' * 1_000_000\nfor _ in range(100): sys.stdout.write(chunk)\nprint('\\nend')";
+    let started = Instant::now();
+    let out = warm(&pool, &spec(dir.path(), &["-c", flood], 60_000));
+    assert_eq!(out.exit, Exit::Code(0));
+    assert_eq!(out.stdout.total, 100_000_000 + 5);
+    assert!(out.stdout.text().ends_with("x\nend\n"));
+    assert!(out.stdout.tail.capacity() <= 4 * 4096 + 64 * 1024, "{}", out.stdout.tail.capacity());
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_child_that_wrecks_its_interpreter_leaves_the_next_evaluation_unaffected() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool();
+    let wreck = "import builtins, json, sys\njson.dumps = None\nbuiltins.print = None\nsys.modules.clear()\n\
+                 sys.path[:] = []\nopen('wrecked', 'w').close()";
+    assert_eq!(warm(&pool, &spec(dir.path(), &["-c", wreck], 20_000)).exit, Exit::Code(0));
+    assert!(dir.path().join("wrecked").exists());
+    let server = pool.idle_pids();
+    let out = warm(&pool, &spec(dir.path(), &["-c", "import json, sys; print(json.dumps([1]), len(sys.path) > 0)"], 20_000));
+    assert_eq!((out.exit, out.stdout.text().as_str()), (Exit::Code(0), "[1] True\n"));
+    assert_eq!(pool.idle_pids(), server, "the same server ran both");
+}
+
+#[test]
+fn a_server_that_died_is_replaced_and_a_bad_preload_runs_cold() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool();
+    assert_eq!(warm(&pool, &spec(dir.path(), &["-c", "pass"], 20_000)).exit, Exit::Code(0));
+    let [first] = pool.idle_pids()[..] else { panic!("one server") };
+    // SAFETY: kill only sends a signal to the server this test started.
+    unsafe { libc::kill(first as i32, libc::SIGKILL) };
+    let out = warm(&pool, &spec(dir.path(), &["-c", "print('again')"], 20_000));
+    assert_eq!((out.exit, out.stdout.text().as_str()), (Exit::Code(0), "again\n"));
+    let [second] = pool.idle_pids()[..] else { panic!("one server") };
+    assert_ne!(first, second);
+
+    let broken = WarmPool::new(python(), vec!["no_such_module_here".into()], env(), std::env::temp_dir());
+    assert!(broken.run(&spec(dir.path(), &["-c", "pass"], 20_000)).is_none(), "cold, not a failed evaluation");
+    assert!(broken.idle_pids().is_empty());
+}
+
+#[test]
+fn only_the_pools_interpreter_running_a_script_module_or_code_is_accepted() {
+    let pool = pool();
+    let py = python().to_string_lossy().into_owned();
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(pool.accepts(&py, &words(&["eval.py", "x"])));
+    assert!(pool.accepts(&py, &words(&["-c", "pass"])));
+    assert!(pool.accepts(&py, &words(&["-m", "mod"])));
+    assert!(!pool.accepts(&py, &words(&["-u", "eval.py"])));
+    assert!(!pool.accepts(&py, &words(&["-c"])));
+    assert!(!pool.accepts(&py, &[]));
+    assert!(!pool.accepts("bash", &words(&["eval.py"])));
+}
+
+#[test]
+fn errors_read_as_a_fresh_interpreter_prints_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.py"), "def f(:\n").unwrap();
+    std::fs::write(dir.path().join("raises.py"), "import json\njson.loads('{')\n").unwrap();
+    let pool = pool();
+    for args in [
+        vec!["bad.py"],
+        vec!["raises.py"],
+        vec!["-m", "raises"],
+        vec!["-c", "def f(:"],
+        vec!["-c", "1/0"],
+        vec!["-c", "raise SystemExit(None)"],
+        vec!["-c", "import sys; sys.exit(300)"],
+        vec!["no_such_script.py"],
+    ] {
+        let s = spec(dir.path(), &args, 20_000);
+        let cold = sandbox::run(&s).unwrap();
+        let hot = warm(&pool, &s);
+        assert_eq!((hot.exit, hot.stderr.text()), (cold.exit, cold.stderr.text()), "{args:?}");
+    }
+}
