@@ -1,0 +1,9 @@
+import json
+import os
+import time
+
+time.sleep(1.0)
+ns = {}
+exec(open(os.environ["ASI_EVOLVE_CANDIDATE"]).read(), ns)
+with open(os.environ["ASI_EVOLVE_RESULTS"], "w") as out:
+    json.dump({"score": float(ns["x"])}, out)
