@@ -21,7 +21,7 @@ read -r ASI_WALL ASI_RSS < "$WORK/asi.time"
 cat > "$WORK/oe.yaml" <<YAML
 max_iterations: $N
 checkpoint_interval: 1000000
-log_level: WARNING
+log_level: INFO
 diff_based_evolution: false
 random_seed: 1
 llm:
@@ -37,7 +37,7 @@ evaluator:
   use_llm_feedback: false
 YAML
 /usr/bin/time -f "%e %M" -o "$WORK/oe.time" "$OE_VENV/bin/openevolve-run" "$BENCH/openevolve/initial_program.py" \
-    "$BENCH/openevolve/evaluator.py" --config "$WORK/oe.yaml" --iterations "$N" --output "$WORK/oe-run" > /dev/null 2>&1
+    "$BENCH/openevolve/evaluator.py" --config "$WORK/oe.yaml" --iterations "$N" --output "$WORK/oe-run" > "$WORK/oe.log" 2>&1
 read -r OE_WALL OE_RSS < "$WORK/oe.time"
 
 python3 - "$N" "$ASI_WALL" "$ASI_RSS" "$OE_WALL" "$OE_RSS" <<'PY'
@@ -49,3 +49,5 @@ print(f"  OpenEvolve  {n/ow:8.1f} rounds/s  ({ow:.2f} s, peak RSS {orss/1024:.0f
 print(f"  ratio       {ow/aw:8.2f}x")
 PY
 breakdown "$WORK/asi-run" "$ASI_WALL" 2
+OE_DONE=$(grep -cE "Iteration [0-9]+: Program .* completed" "$WORK/oe.log" || true)
+echo "  OpenEvolve completed $OE_DONE iterations by its log"
