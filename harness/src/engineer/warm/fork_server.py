@@ -2,7 +2,9 @@
 # environment, it imports what the suite preloads and then only forks: each request becomes a
 # child that sets itself up exactly as a fresh interpreter would be set up by the sandbox (own
 # process group, rlimits, environment, working directory, output pipes) and runs the command.
-# The server itself never runs candidate or evaluator code.
+# The server itself never runs candidate or evaluator code. It is a child subreaper, so a
+# process that left the child's group (setsid) and was orphaned by a double fork is re-parented
+# to the server, which kills every such process when the evaluation ends.
 import importlib
 import json
 import os
@@ -129,6 +131,47 @@ def child(request, fds):
 OWN_CODE = {child.__code__, run_program.__code__}
 
 
+def become_subreaper():
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def own_children():
+    found = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                found.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def kill_orphans():
+    """Kills and reaps every process re-parented to this server, until none is left."""
+    import signal
+    import time
+
+    for _ in range(200):
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        orphans = own_children()
+        if not orphans:
+            return
+        for pid in orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.005)
+
+
 def serve():
     while True:
         message, fds, _, _ = socket.recv_fds(CONTROL, 1 << 20, 2)
@@ -150,10 +193,12 @@ def serve():
         if CONTROL.recv(64) != b"reap":
             return
         _, status = os.waitpid(pid, 0)
+        kill_orphans()
         send({"status": status})
 
 
 try:
+    become_subreaper()
     preload(sys.argv[2:])
 except BaseException as error:
     send({"error": f"{type(error).__name__}: {error}"})

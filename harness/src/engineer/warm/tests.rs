@@ -99,7 +99,15 @@ fn a_timeout_kills_the_whole_tree_including_a_double_forked_grandchild() {
     // A clean exit that leaves a grandchild behind: killed too.
     let out = warm(&pool, &spec(dir.path(), &["-c", "import subprocess; subprocess.Popen(['sleep', '300'])"], 10_000));
     assert_eq!(out.exit, Exit::Code(0));
-    assert_eq!(pool.idle_pids().len(), 1, "the server survived both");
+    // One that left the group (setsid) and was orphaned by a double fork: killed at the end.
+    let escape = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        \
+                  os.close(1); os.close(2); open('escaped', 'w').write(str(os.getpid())); time.sleep(300)\n    \
+                  os._exit(0)\nos.wait()\nwhile not os.path.exists('escaped'): time.sleep(0.01)\ntime.sleep(0.05)\n";
+    std::fs::write(dir.path().join("escape.py"), escape).unwrap();
+    assert_eq!(warm(&pool, &spec(dir.path(), &["escape.py"], 10_000)).exit, Exit::Code(0));
+    let pid: i32 = std::fs::read_to_string(dir.path().join("escaped")).unwrap().parse().unwrap();
+    assert!(gone_soon(pid), "the escaped grandchild {pid} survived");
+    assert_eq!(pool.idle_pids().len(), 1, "the server survived them all");
 }
 
 #[test]
