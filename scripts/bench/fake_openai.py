@@ -11,6 +11,9 @@ COUNTER = itertools.count(1)
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK (~40 ms a reply).
+    disable_nagle_algorithm = True
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
