@@ -5,12 +5,20 @@
 # The server itself never runs candidate or evaluator code. It is a child subreaper, so a
 # process that left the child's group (setsid) and was orphaned by a double fork is re-parented
 # to the server, which kills every such process when the evaluation ends.
+import atexit
+import ctypes
 import importlib
+import importlib.machinery
 import json
 import os
 import resource
+import runpy
+import signal
 import socket
 import sys
+import threading
+import time
+import types
 
 CONTROL = socket.socket(fileno=int(sys.argv[1]))
 # What a fresh interpreter adds to its environment when no locale is set (PEP 538 coercion).
@@ -40,10 +48,6 @@ def exit_code(exit):
 
 
 def run_program(argv):
-    import importlib.machinery
-    import runpy
-    import types
-
     # A fresh `__main__`: this server's own module stays as it is.
     main = types.ModuleType("__main__")
     sys.modules["__main__"] = main
@@ -116,9 +120,6 @@ def child(request, fds):
             pass
         code = 1
     try:
-        import atexit
-        import threading
-
         threading._shutdown()
         atexit._run_exitfuncs()
         sys.stdout.flush()
@@ -132,8 +133,6 @@ OWN_CODE = {child.__code__, run_program.__code__}
 
 
 def become_subreaper():
-    import ctypes
-
     if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
@@ -151,9 +150,6 @@ def own_children():
 
 def kill_orphans():
     """Kills and reaps every process re-parented to this server, until none is left."""
-    import signal
-    import time
-
     for _ in range(200):
         while True:
             try:
