@@ -36,8 +36,11 @@ pub fn resolve(requested: &str, env: &[(String, String)]) -> Option<Interpreter>
     let mut lines = text.lines();
     let path = PathBuf::from(lines.next()?.trim());
     let version = lines.next()?.trim().to_owned();
-    (out.status.success() && path.is_absolute() && path.is_file())
-        .then(|| Interpreter { requested: requested.to_owned(), path, version })
+    (out.status.success() && path.is_absolute() && path.is_file()).then(|| Interpreter {
+        requested: requested.to_owned(),
+        path,
+        version,
+    })
 }
 
 #[cfg(test)]

@@ -60,8 +60,11 @@ fn scripts_modules_and_code_give_what_a_fresh_interpreter_gives() {
          print('to stderr', file=sys.stderr)\nsys.exit(3)\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join("mod_here.py"), "import sys\nprint(sys.argv[1:], __name__)\nraise ValueError('no')\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("mod_here.py"),
+        "import sys\nprint(sys.argv[1:], __name__)\nraise ValueError('no')\n",
+    )
+    .unwrap();
     let pool = pool();
     let here = dir.path().to_string_lossy().into_owned();
     for args in [
@@ -141,7 +144,8 @@ fn a_child_that_wrecks_its_interpreter_leaves_the_next_evaluation_unaffected() {
     assert_eq!(warm(&pool, &spec(dir.path(), &["-c", wreck], 20_000)).exit, Exit::Code(0));
     assert!(dir.path().join("wrecked").exists());
     let server = pool.idle_pids();
-    let out = warm(&pool, &spec(dir.path(), &["-c", "import json, sys; print(json.dumps([1]), len(sys.path) > 0)"], 20_000));
+    let out =
+        warm(&pool, &spec(dir.path(), &["-c", "import json, sys; print(json.dumps([1]), len(sys.path) > 0)"], 20_000));
     assert_eq!((out.exit, out.stdout.text().as_str()), (Exit::Code(0), "[1] True\n"));
     assert_eq!(pool.idle_pids(), server, "the same server ran both");
 }
