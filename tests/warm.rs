@@ -84,3 +84,49 @@ fn the_same_seed_gives_the_same_node_table_warm_and_cold() {
     let manifest = std::fs::read_to_string(warm.join("manifest.toml")).unwrap();
     assert!(manifest.contains("python3 = /") && manifest.contains("warm: /"), "{manifest}");
 }
+
+/// Scores 1 when, warm, the cache folder and TMPDIR were writable and the suite folder and the
+/// cache folder's parent were not.
+const CONFINED_EVALUATOR: &str = r#"import json, os
+def refused(path):
+    try:
+        open(path, "w").write("evil")
+    except PermissionError:
+        return True
+    return False
+ok = refused(os.path.join(os.environ["ASI_EVOLVE_SUITE_DIR"], "seed.py"))
+ok = ok and refused(os.path.join(os.environ["ASI_EVOLVE_CACHE_DIR"], "..", "planted"))
+open(os.path.join(os.environ["ASI_EVOLVE_CACHE_DIR"], "entries"), "a").write("kept\n")
+open(os.path.join(os.environ["TMPDIR"], "scratch"), "w").write("ok")
+open(os.environ["ASI_EVOLVE_RESULTS"], "w").write(json.dumps({"score": 1.0 if ok else 0.0}))
+"#;
+
+#[test]
+fn a_warm_evaluation_is_confined_like_a_cold_one_writing_only_its_folders_and_the_cache() {
+    let confinement = asi_evolve::engineer::confine::status();
+    if !matches!(confinement, asi_evolve::engineer::confine::Support::Landlock { .. }) {
+        eprintln!("skipped: {}", confinement.describe());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = suite(tmp.path(), true);
+    std::fs::write(suite.join("evaluate.py"), CONFINED_EVALUATOR).unwrap();
+    let manifest = std::fs::read_to_string(suite.join("suite.toml")).unwrap();
+    std::fs::write(suite.join("suite.toml"), manifest.replace("[evaluator]\n", "[evaluator]\ncache = true\n")).unwrap();
+    let seed_before = std::fs::read_to_string(suite.join("seed.py")).unwrap();
+    let (cache_root, out) = (tmp.path().join("cache"), tmp.path().join("run"));
+    let o = std::process::Command::new(common::bin())
+        .args(["run", suite.to_str().unwrap(), "--rounds", "2", "--out", out.to_str().unwrap()])
+        .env("ASI_EVOLVE_CACHE", &cache_root)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert!(!stderr(&o).contains("fork server"), "the warm path fell back: {}", stderr(&o));
+    let nodes = Database::open(&out).unwrap().nodes().unwrap();
+    let scores: Vec<Option<f64>> = nodes.iter().map(|n| n.score).collect();
+    assert_eq!(scores, vec![Some(1.0); 3], "a warm evaluation wrote outside its folders: {nodes:?}");
+    assert_eq!(std::fs::read_to_string(suite.join("seed.py")).unwrap(), seed_before);
+    let cache = cache_root.join("suites").join("warm");
+    assert_eq!(std::fs::read_to_string(cache.join("entries")).unwrap(), "kept\n".repeat(3));
+    assert!(!cache_root.join("suites").join("planted").exists());
+}

@@ -1,7 +1,8 @@
 # The warm fork server (see warm/mod.rs). Started once per worker with the evaluator's base
 # environment, it imports what the suite preloads and then only forks: each request becomes a
 # child that sets itself up exactly as a fresh interpreter would be set up by the sandbox (own
-# process group, rlimits, environment, working directory, output pipes) and runs the command.
+# process group, rlimits, environment, working directory, output pipes, and the Landlock ruleset
+# the controller built for it, as `confine` builds it for the sandbox) and runs the command.
 # The server itself never runs candidate or evaluator code. It is a child subreaper, so a
 # process that left the child's group (setsid) and was orphaned by a double fork is re-parented
 # to the server, which kills every such process when the evaluation ends.
@@ -21,6 +22,7 @@ import time
 import types
 
 CONTROL = socket.socket(fileno=int(sys.argv[1]))
+LIBC = ctypes.CDLL(None, use_errno=True)
 # What a fresh interpreter adds to its environment when no locale is set (PEP 538 coercion).
 COERCED_LOCALE = os.environ.get("LC_CTYPE")
 
@@ -85,23 +87,38 @@ def report():
     sys.excepthook(kind, value.with_traceback(tb), tb)
 
 
+def confine(restrict_self, ruleset):
+    """Restricts this process with the controller's Landlock ruleset, or ends it: a candidate
+    never runs unconfined where confinement was asked for."""
+    try:
+        if LIBC.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        if LIBC.syscall(ctypes.c_long(restrict_self), ctypes.c_long(ruleset), ctypes.c_long(0)) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+    except OSError as error:
+        os.write(2, f"could not confine the evaluation: {error}\n".encode())
+        os._exit(126)
+
+
 def child(request, fds):
     """Becomes the evaluation; never returns."""
     code = 1
     try:
         os.setpgid(0, 0)
-        stdout, stderr = fds
+        stdout, stderr = fds[:2]
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
-        os.closerange(3, 65536)
         for name, soft, hard in request["limits"]:
             soft, hard = (resource.RLIM_INFINITY if v >= 2**63 else v for v in (soft, hard))
             resource.setrlimit(getattr(resource, "RLIMIT_" + name), (soft, hard))
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        if request.get("landlock") is not None:
+            confine(request["landlock"], fds[2])
+        os.closerange(3, 65536)
         env = request["env"]
         if COERCED_LOCALE is not None and not any(env.get(k) for k in ("LC_ALL", "LC_CTYPE", "LANG")):
             os.environ["LC_CTYPE"] = COERCED_LOCALE
@@ -133,7 +150,7 @@ OWN_CODE = {child.__code__, run_program.__code__}
 
 
 def become_subreaper():
-    if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+    if LIBC.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
@@ -170,7 +187,7 @@ def kill_orphans():
 
 def serve():
     while True:
-        message, fds, _, _ = socket.recv_fds(CONTROL, 1 << 20, 2)
+        message, fds, _, _ = socket.recv_fds(CONTROL, 1 << 20, 3)
         if not message:
             return
         request = json.loads(message)

@@ -2,10 +2,11 @@
 //! starting an interpreter per command, a command `python <script|-m mod|-c code> args...` is
 //! run by a fork server that imported the suite's preloads once and forks a child for it. The
 //! child is set up as the sandbox sets up a fresh process (own process group, rlimits,
-//! environment, working directory, capped output, timeout, group killed when it ends), so a
-//! command gives the same outcome warm or cold. Servers are kept idle between evaluations, one
-//! per worker that needed one; a server that fails is dropped and its evaluation run again on a
-//! fresh one, or cold. Any other command keeps the sandbox's path.
+//! environment, working directory, capped output, timeout, the same Landlock confinement, the
+//! whole tree killed when it ends), so a command gives the same outcome warm or cold. Servers
+//! are kept idle between evaluations, one per worker that needed one; a server that fails is
+//! dropped and its evaluation run again on a fresh one, or cold. Any other command keeps the
+//! sandbox's path.
 
 mod server;
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::engineer::confine;
 use crate::engineer::limits::Prepared;
 use crate::engineer::sandbox::{self, Exit, RunOutput, RunSpec};
 use crate::engineer::stale;
@@ -98,10 +99,21 @@ impl Server {
             Prepared::new(&spec.limits).triples().map(|(name, soft, hard)| json!([name, soft, hard])).collect();
         let env: serde_json::Map<String, Value> =
             spec.env.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-        let request = json!({"argv": argv, "cwd": spec.cwd, "env": env, "limits": limits}).to_string();
-        send_with_fds(self.control.as_raw_fd(), request.as_bytes(), &[out_write.as_raw_fd(), err_write.as_raw_fd()])
+        // The same Landlock ruleset the sandbox applies, built here and handed to the child,
+        // which restricts itself with it before running anything (see `confine`).
+        let ruleset: Option<OwnedFd> = if spec.writable.is_empty() {
+            None
+        } else {
+            confine::rules(&spec.writable).map_err(|e| Failure::BeforeChild(broken(e)))?.and_then(Into::into)
+        };
+        let landlock = ruleset.as_ref().map(|_| libc::SYS_landlock_restrict_self);
+        let request =
+            json!({"argv": argv, "cwd": spec.cwd, "env": env, "limits": limits, "landlock": landlock}).to_string();
+        let mut fds = vec![out_write.as_raw_fd(), err_write.as_raw_fd()];
+        fds.extend(ruleset.as_ref().map(AsRawFd::as_raw_fd));
+        send_with_fds(self.control.as_raw_fd(), request.as_bytes(), &fds)
             .map_err(|e| Failure::BeforeChild(broken(e)))?;
-        drop((out_write, err_write));
+        drop((out_write, err_write, ruleset));
         let stdout = sandbox::spawn_reader(std::fs::File::from(out_read), spec.output_cap);
         let stderr = sandbox::spawn_reader(std::fs::File::from(err_read), spec.output_cap);
         let pid = match self.receive(ANSWER_TIMEOUT).map(|m| m.get("pid").and_then(Value::as_i64)) {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::engineer::interpreter;
 use crate::engineer::sandbox::{self, Exit, process_checks::alive};
+use crate::engineer::{confine, interpreter};
 use crate::suite::Limits;
 
 fn env() -> Vec<(String, String)> {
@@ -133,6 +133,41 @@ fn limits_and_the_output_cap_hold_in_the_child() {
     assert!(out.stdout.text().ends_with("x\nend\n"));
     assert!(out.stdout.tail.capacity() <= 4 * 4096 + 64 * 1024, "{}", out.stdout.tail.capacity());
     assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+}
+
+#[test]
+fn the_child_is_confined_to_the_folders_the_sandbox_would_allow() {
+    if !matches!(confine::status(), confine::Support::Landlock { .. }) {
+        eprintln!("skipped: {}", confine::status().describe());
+        return;
+    }
+    let (node, outside) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let scratch = confine::Scratch::new().unwrap();
+    let code = "import os, sys\n\
+                open('ok.txt', 'w').write('a')\n\
+                open(os.path.join(os.environ['TMPDIR'], 'ok.txt'), 'w').write('b')\n\
+                open(os.devnull, 'w').write('c')\n\
+                try:\n    open(os.path.join(sys.argv[1], 'planted'), 'w')\nexcept PermissionError:\n    sys.exit(0)\n\
+                sys.exit(5)\n";
+    let mut s = spec(node.path(), &["-c", code, outside.path().to_str().unwrap()], 20_000);
+    s.env.push(("TMPDIR".into(), scratch.path().display().to_string()));
+    s.writable = vec![node.path().to_owned(), scratch.path().to_owned()];
+    let pool = pool();
+    let cold = sandbox::run(&s).unwrap();
+    assert_eq!(cold.exit, Exit::Code(0), "{}", cold.stderr.text());
+    let out = warm(&pool, &s);
+    assert_eq!(out.exit, Exit::Code(0), "the warm child wrote outside its folders: {}", out.stderr.text());
+    assert!(scratch.path().join("ok.txt").is_file() && node.path().join("ok.txt").is_file());
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    // The server itself stays unconfined: the next, unconfined command may write there.
+    let mut free = spec(
+        node.path(),
+        &["-c", "import sys; open(sys.argv[1] + '/free', 'w')", outside.path().to_str().unwrap()],
+        20_000,
+    );
+    free.writable.clear();
+    assert_eq!(warm(&pool, &free).exit, Exit::Code(0));
+    assert_eq!(pool.idle_pids().len(), 1);
 }
 
 #[test]
