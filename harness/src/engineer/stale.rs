@@ -68,7 +68,7 @@ fn is_ours(pgid: i32, recorded_start: Option<u64>) -> bool {
 fn wait_until_gone(pgid: i32) {
     let step = Duration::from_millis(10);
     let mut waited = Duration::ZERO;
-    while waited < DEATH_WAIT && !live_members(pgid).is_empty() {
+    while waited < DEATH_WAIT && !group_is_empty(pgid) && !live_members(pgid).is_empty() {
         thread::sleep(step);
         waited += step;
     }
@@ -91,6 +91,14 @@ fn start_time(pid: i32) -> Option<u64> {
 
 fn group_of(pid: i32) -> Option<i32> {
     stat_fields(pid)?.get(2)?.parse().ok()
+}
+
+/// True when no process at all, not even a zombie, is in group `pgid`: the usual case once an
+/// evaluation's group was killed and reaped, answered by one system call instead of a scan of
+/// every process (`live_members`, which also sees through zombies).
+fn group_is_empty(pgid: i32) -> bool {
+    // SAFETY: signal 0 sends nothing; it only asks whether the group has a member.
+    unsafe { libc::killpg(pgid, 0) != 0 && *libc::__errno_location() == libc::ESRCH }
 }
 
 /// Live (non-zombie) processes whose process group is `pgid`. Zombies are skipped: they run
@@ -116,6 +124,22 @@ mod tests {
 
     fn alive(pid: i32) -> bool {
         start_time(pid).is_some()
+    }
+
+    #[test]
+    fn an_empty_group_is_told_apart_by_one_call_as_the_scan_tells_it() {
+        let mut leader = Command::new("sleep").arg("300").process_group(0).spawn().unwrap();
+        let pgid = leader.id() as i32;
+        assert!(!group_is_empty(pgid) && !live_members(pgid).is_empty());
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe { libc::kill(pgid, libc::SIGKILL) };
+        while start_time(pgid).is_some() {
+            thread::sleep(Duration::from_millis(5));
+        }
+        // A zombie is still a member: the fast check says "not empty" and the scan decides.
+        assert!(!group_is_empty(pgid) && live_members(pgid).is_empty());
+        leader.wait().unwrap();
+        assert!(group_is_empty(pgid) && live_members(pgid).is_empty());
     }
 
     #[test]
