@@ -12,6 +12,7 @@ pub mod schema;
 mod status;
 
 pub use read_only::{
-    OpenError, READER_BUSY_TIMEOUT, check_campaign, open_campaign_read_only, open_read_only, read_meta,
+    OpenError, READER_BUSY_TIMEOUT, check_campaign, is_hot_journal, open_campaign_read_only, open_read_only, read_meta,
+    roll_back_hot_journal,
 };
 pub use status::{FailureClass, Status};

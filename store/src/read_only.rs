@@ -63,6 +63,24 @@ pub fn open_campaign_read_only(path: &Path) -> Result<Connection, OpenError> {
     Ok(conn)
 }
 
+/// Whether `e` says the file has a hot rollback journal: a writer was killed part-way through
+/// a transaction, and only a connection that may write can roll it back before reading.
+pub fn is_hot_journal(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK)
+}
+
+/// Rolls back the hot journal of the existing database at `path` (opening it read-write, never
+/// creating it), which restores the last committed state as any writer would. Only for a
+/// caller that holds the run directory's lock: no live controller may be writing.
+pub fn roll_back_hot_journal(path: &Path) -> Result<(), OpenError> {
+    let err = |source| OpenError::Sqlite { path: path.to_owned(), source };
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(err)?;
+    conn.busy_timeout(READER_BUSY_TIMEOUT).map_err(err)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).map_err(err)?;
+    conn.close().map_err(|(_, source)| err(source))
+}
+
 /// A value of the `campaign` table (keys in [`crate::meta`]).
 pub fn read_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row(&format!("SELECT value FROM {CAMPAIGN_TABLE} WHERE key = ?1"), [key], |r| r.get(0)).optional()
@@ -81,6 +99,31 @@ mod tests {
         std::fs::write(&absent, b"").unwrap();
         assert!(matches!(open_campaign_read_only(&absent), Err(OpenError::NotACampaign { .. })));
         assert_eq!(std::fs::metadata(&absent).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_hot_journal_is_told_apart_and_rolled_back_to_the_last_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::layout::DB_FILE);
+        // A writer killed inside a transaction, in rollback-journal mode (a campaign database
+        // is in it while being published): another process, so its locks die with it.
+        let script = "import os, sqlite3, sys\n\
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+            c.execute('PRAGMA journal_mode=DELETE'); c.execute('PRAGMA cache_size=1')\n\
+            c.execute('CREATE TABLE t (x)'); c.execute(\"INSERT INTO t VALUES ('kept')\")\n\
+            c.execute('BEGIN'); c.executemany('INSERT INTO t VALUES (?)', [('x' * 500,)] * 2000)\n\
+            os._exit(0)\n";
+        let status = std::process::Command::new("python3").args(["-c", script]).arg(&path).status().unwrap();
+        assert!(status.success());
+        assert!(dir.path().join(format!("{}-journal", crate::layout::DB_FILE)).exists());
+        let reader = open_read_only(&path).unwrap();
+        let e = reader.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap_err();
+        assert!(is_hot_journal(&e), "{e}");
+        drop(reader);
+        roll_back_hot_journal(&path).unwrap();
+        let reader = open_read_only(&path).unwrap();
+        let rows: i64 = reader.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 1, "the uncommitted rows are gone, the committed one kept");
     }
 
     #[test]

@@ -179,7 +179,19 @@ impl Campaign {
 
 /// The database of the campaign in `run_dir`, opened read-only.
 pub(super) fn open_campaign_read_only(run_dir: &Path) -> Result<Database, CampaignError> {
-    match Database::open_read_only(&run_dir.join(DB_FILE)) {
+    let path = run_dir.join(DB_FILE);
+    let opened = match Database::open_read_only(&path) {
+        // A controller killed while it was writing in rollback-journal mode (publishing the
+        // database) left a hot journal, which a read-only connection cannot roll back. With no
+        // live controller (the lock is free) rolling it back restores the last commit.
+        Err(DatabaseError::Sqlite { source, .. }) if asi_evolve_store::is_hot_journal(&source) => {
+            let _lock = RunLock::acquire(run_dir)?;
+            asi_evolve_store::roll_back_hot_journal(&path).map_err(DatabaseError::from)?;
+            Database::open_read_only(&path)
+        }
+        other => other,
+    };
+    match opened {
         Err(DatabaseError::NotACampaign { .. }) => Err(CampaignError::NotACampaign(run_dir.to_owned())),
         other => Ok(other?),
     }
