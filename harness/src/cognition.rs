@@ -10,7 +10,7 @@ use asi_evolve_embedder::{Embedder, EmbedderError};
 use thiserror::Error;
 
 use crate::config::{CognitionConfig, RetrievalConfig};
-use crate::llm::{CallKey, EmbedModel, Exchange, ReplayError, cosine};
+use crate::llm::{CallLog, EmbedModel, ReplayError, cosine};
 use crate::node::Retrieved;
 use crate::suite::{CognitionSource, Suite};
 
@@ -132,19 +132,18 @@ impl CognitionBase {
         &self.items
     }
 
-    /// Embeds every item (title and text) for cosine retrieval; the call is round 0's
-    /// `embedding` exchange. On failure retrieval stays BM25 and the reason is returned.
+    /// Embeds every item (title and text) for cosine retrieval; `calls` is round 0's. On
+    /// failure retrieval stays BM25 and the reason is returned.
     pub fn embed_items(
         &mut self,
         model: &dyn EmbedModel,
-        exchanges: &mut Vec<Exchange>,
+        calls: &mut CallLog,
     ) -> Result<Option<String>, ReplayError> {
         if self.items.is_empty() {
             return Ok(None);
         }
         let texts: Vec<String> = self.items.iter().map(|i| i.text.clone()).collect();
-        let (result, exchange) = model.embed(CallKey { round: 0, role: "embedding", seq: 0 }, &texts)?;
-        exchanges.push(exchange);
+        let result = calls.embed(model, &texts)?;
         match result {
             Ok(vectors) if vectors.len() == self.items.len() => {
                 self.vectors = Some(vectors);
@@ -160,15 +159,14 @@ impl CognitionBase {
     }
 
     /// The best `top_k` items by cosine similarity of their embedding with the query's, at
-    /// least `min_similarity`. The query is embedded as round `round`'s `embedding` call; if
+    /// least `min_similarity`. The query is embedded as a call of the round's `calls`; if
     /// that fails, BM25 with `min_score` answers instead.
     pub fn retrieve_by_embedding(
         &self,
         model: &dyn EmbedModel,
-        round: u64,
         query: &str,
         settings: &CognitionConfig,
-        exchanges: &mut Vec<Exchange>,
+        calls: &mut CallLog,
     ) -> Result<Vec<(&CognitionItem, Retrieved)>, ReplayError> {
         let top_k = settings.top_k;
         // Only the embeddings kind retrieves through an endpoint.
@@ -176,8 +174,7 @@ impl CognitionBase {
             return Ok(Vec::new());
         };
         let Some(vectors) = &self.vectors else { return Ok(self.retrieve(query, top_k, min_score)) };
-        let (result, exchange) = model.embed(CallKey { round, role: "embedding", seq: 0 }, &[query.to_owned()])?;
-        exchanges.push(exchange);
+        let result = calls.embed(model, &[query.to_owned()])?;
         let Some(q) = result.ok().and_then(|mut v| v.pop()) else { return Ok(self.retrieve(query, top_k, min_score)) };
         let mut scored: Vec<(usize, f64)> =
             vectors.iter().map(|v| cosine(&q, v)).enumerate().filter(|&(_, s)| s >= min_similarity).collect();

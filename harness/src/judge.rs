@@ -6,33 +6,28 @@ use std::sync::Arc;
 
 use crate::engineer::Evaluation;
 use crate::llm::reply::{extract_tag, strip_thinking};
-use crate::llm::{CallKey, ChatModel, Exchange, Message, ReplayError};
+use crate::llm::{CallLog, CallRole, ChatModel, Message, ReplayError};
 use crate::prompts::Templates;
-use crate::seeds::call_seed;
-
-const ROLE: &str = "judge";
 
 pub struct Judge {
     model: Arc<dyn ChatModel>,
     templates: Templates,
     ratio: f64,
-    seed: u64,
 }
 
 impl Judge {
-    pub fn new(model: Arc<dyn ChatModel>, templates: Templates, ratio: f64, seed: u64) -> Self {
-        Self { model, templates, ratio, seed }
+    pub fn new(model: Arc<dyn ChatModel>, templates: Templates, ratio: f64) -> Self {
+        Self { model, templates, ratio }
     }
 
     /// Blends the judge's score into a valid evaluation; an unusable judgement leaves the score
     /// as the evaluator gave it and says why in the feedback.
     pub fn judge(
         &self,
-        round: u64,
         task: &str,
         code: &str,
         evaluation: &mut Evaluation,
-        exchanges: &mut Vec<Exchange>,
+        calls: &mut CallLog,
     ) -> Result<(), ReplayError> {
         let Some(score) = evaluation.score else { return Ok(()) };
         let prompt = self.templates.render(
@@ -43,9 +38,7 @@ impl Judge {
                 ("metrics", &serde_json::to_string(&evaluation.metrics).unwrap_or_default()),
             ],
         );
-        let key = CallKey { round, role: ROLE, seq: 0 };
-        let (result, exchange) = self.model.chat(key, &[Message::user(prompt)], call_seed(self.seed, key))?;
-        exchanges.push(exchange);
+        let result = calls.chat(self.model.as_ref(), CallRole::Judge, &[Message::user(prompt)])?;
         let judged = result.and_then(|reply| {
             let text = strip_thinking(&reply.content);
             let raw = extract_tag(&text, "score").ok_or("the reply has no <score>…</score>")?;

@@ -23,9 +23,9 @@ pub fn round_rng(seed: u64, round: u64, stream: Stream) -> ChaCha8Rng {
 
 /// The request seed of a model call: a function of the campaign seed and the call's key, so
 /// calls do not consume the round's random streams.
-pub fn call_seed(campaign_seed: u64, key: CallKey<'_>) -> u64 {
+pub fn call_seed(campaign_seed: u64, key: CallKey) -> u64 {
     let mut x = campaign_seed ^ key.round.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(key.seq) << 48;
-    for b in key.role.bytes() {
+    for b in key.role.as_str().bytes() {
         x = (x ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
     }
     // splitmix64 finaliser

@@ -9,11 +9,9 @@ use similar::TextDiff;
 use super::{AnalysisInput, Analyzer, Stats};
 use crate::config::CampaignConfig;
 use crate::llm::reply::parse_analyzer_reply;
-use crate::llm::{CallKey, ChatModel, Exchange, Message, ReplayError};
+use crate::llm::{CallLog, CallRole, ChatModel, Message, ReplayError};
 use crate::prompts::Templates;
-use crate::seeds::call_seed;
 
-const ROLE: &str = "analyzer";
 /// Output tails and diffs are clipped to this many characters in the prompt.
 const SECTION_CHARS: usize = 3_000;
 
@@ -21,14 +19,13 @@ pub struct LlmAnalyzer {
     model: Arc<dyn ChatModel>,
     model_name: String,
     templates: Templates,
-    seed: u64,
 }
 
 impl LlmAnalyzer {
     pub fn new(config: &CampaignConfig, model: Arc<dyn ChatModel>, templates: Templates) -> Self {
         let endpoint = config.analyzer.llm.as_ref().or(config.researcher.llm.as_ref());
         let model_name = endpoint.map_or_else(|| "unknown".into(), |e| e.model.clone());
-        Self { model, model_name, templates, seed: config.seed }
+        Self { model, model_name, templates }
     }
 }
 
@@ -43,7 +40,7 @@ impl Analyzer for LlmAnalyzer {
         format!("llm:{}", self.model_name)
     }
 
-    fn analyze(&self, input: &AnalysisInput<'_>, exchanges: &mut Vec<Exchange>) -> Result<String, ReplayError> {
+    fn analyze(&self, input: &AnalysisInput<'_>, calls: &mut CallLog) -> Result<String, ReplayError> {
         let e = input.evaluation;
         let outcome = match e.score {
             Some(s) => format!("valid, score {s:.10}"),
@@ -71,9 +68,7 @@ impl Analyzer for LlmAnalyzer {
             ],
         );
         let messages = [Message::system(self.templates.render("analyzer_system", &[])), Message::user(prompt)];
-        let key = CallKey { round: input.round, role: ROLE, seq: 0 };
-        let (result, exchange) = self.model.chat(key, &messages, call_seed(self.seed, key))?;
-        exchanges.push(exchange);
+        let result = calls.chat(self.model.as_ref(), CallRole::Analyzer, &messages)?;
         let problem = match result {
             Ok(reply) => match parse_analyzer_reply(&reply.content) {
                 Ok(analysis) => return Ok(analysis),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::config::{AnalyzerKind, CampaignConfig};
 use crate::engineer::Evaluation;
-use crate::llm::{ChatModel, Exchange, ReplayError};
+use crate::llm::{CallLog, ChatModel, ReplayError};
 use crate::node::Node;
 use crate::prompts::Templates;
 
@@ -30,9 +30,9 @@ pub struct AnalysisInput<'a> {
 
 pub trait Analyzer: Send + Sync {
     fn id(&self) -> String;
-    /// The lesson. Model calls are appended to `exchanges`; only a replay that cannot answer is
-    /// an error, and it stops the campaign.
-    fn analyze(&self, input: &AnalysisInput<'_>, exchanges: &mut Vec<Exchange>) -> Result<String, ReplayError>;
+    /// The lesson. Model calls go through the round's `calls`; only a replay that cannot answer
+    /// is an error, and it stops the campaign.
+    fn analyze(&self, input: &AnalysisInput<'_>, calls: &mut CallLog) -> Result<String, ReplayError>;
 }
 
 /// `None` when the analyzer is switched off (the no-analyzer ablation). `model` is the

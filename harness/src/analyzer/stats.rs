@@ -3,7 +3,7 @@
 //! evaluator's own feedback.
 
 use super::{AnalysisInput, Analyzer};
-use crate::llm::{Exchange, ReplayError};
+use crate::llm::{CallLog, ReplayError};
 use crate::node::Status;
 
 /// Feedback quoted in a lesson is clipped to this many characters.
@@ -16,7 +16,7 @@ impl Analyzer for Stats {
         "stats".into()
     }
 
-    fn analyze(&self, input: &AnalysisInput<'_>, _exchanges: &mut Vec<Exchange>) -> Result<String, ReplayError> {
+    fn analyze(&self, input: &AnalysisInput<'_>, _calls: &mut CallLog) -> Result<String, ReplayError> {
         Ok(self.lesson(input))
     }
 }

@@ -13,7 +13,7 @@ use super::layout::in_flight_dirs;
 use super::progress::{Tracker, progress_bar};
 use super::round::RoundOutput;
 use super::{Campaign, CampaignError, Summary};
-use crate::llm::{EmbedModel, Exchange, Replay};
+use crate::llm::{CallLog, EmbedModel, Exchange, Replay};
 use crate::node::Node;
 use crate::sampler::Sampler;
 use crate::seeds::{Stream, round_rng};
@@ -65,18 +65,18 @@ impl Campaign {
             ledger.tracker.record(node, &of_round);
             self.roles.novelty.insert(node);
         }
-        let mut seed_exchanges = Vec::new();
+        let mut seed_calls = CallLog::new(self.config.seed, 0);
         if let (Some(base), Some(model)) = (self.cognition.as_mut(), &self.embeddings) {
             // The items were embedded in round 0: a resumed campaign reuses those vectors.
             let recorded =
                 Replay::new("this campaign".into(), stored.iter().filter(|e| e.round == 0).cloned().collect());
             let source: &dyn EmbedModel = if ledger.nodes.is_empty() { model.as_ref() } else { &recorded };
-            if let Some(problem) = base.embed_items(source, &mut seed_exchanges)? {
+            if let Some(problem) = base.embed_items(source, &mut seed_calls)? {
                 self.db.set_meta("cognition_retrieval", &format!("bm25 (embedding the items failed: {problem})"))?;
             }
         }
         if ledger.nodes.is_empty() {
-            let seed = self.roles.execute_seed(self.sampler.grid(), seed_exchanges)?;
+            let seed = self.roles.execute_seed(self.sampler.grid(), seed_calls)?;
             self.commit(&mut ledger, seed)?;
         }
 

@@ -3,7 +3,7 @@
 
 use crate::cognition::{CognitionBase, CognitionItem};
 use crate::config::{CampaignConfig, RetrievalConfig};
-use crate::llm::{EmbedModel, Exchange, ReplayError};
+use crate::llm::{CallLog, EmbedModel, ReplayError};
 use crate::node::{Node, Retrieved};
 use crate::sampler::{Grid, Sampler};
 use crate::seeds::{Stream, round_rng};
@@ -18,8 +18,8 @@ pub struct RoundJob {
     pub(super) cognition: Vec<CognitionItem>,
     pub(super) retrieved: Vec<Retrieved>,
     pub(super) best_seen: Option<f64>,
-    /// Model calls already made for this round (embedding the cognition query).
-    pub(super) exchanges: Vec<Exchange>,
+    /// The round's model calls, starting with those made here (embedding the cognition query).
+    pub(super) calls: CallLog,
 }
 
 /// Selects the parents, copies them out of the population and retrieves cognition for them.
@@ -36,7 +36,7 @@ pub fn assemble_round(
     let mut rng = round_rng(config.seed, round, Stream::Sampler);
     let selection = sampler.select(round, config.parents, &mut rng);
     let parents: Vec<Node> = selection.parents.iter().map(|&id| nodes[id as usize].clone()).collect();
-    let mut exchanges = Vec::new();
+    let mut calls = CallLog::new(config.seed, round);
     let (cognition, retrieved) = match cognition {
         Some(base) => {
             let query: Vec<&str> = parents.iter().map(|p| p.lesson.as_deref().unwrap_or(&p.motivation)).collect();
@@ -44,7 +44,7 @@ pub fn assemble_round(
             let top_k = config.cognition.top_k;
             let hits = match (&config.cognition.retrieval, embeddings) {
                 (RetrievalConfig::Embeddings { .. }, Some(model)) if base.has_embeddings() => {
-                    base.retrieve_by_embedding(model, round, &query, &config.cognition, &mut exchanges)?
+                    base.retrieve_by_embedding(model, &query, &config.cognition, &mut calls)?
                 }
                 (&RetrievalConfig::Embeddings { min_score, .. } | &RetrievalConfig::Bm25 { min_score }, _) => {
                     base.retrieve(&query, top_k, min_score)
@@ -70,6 +70,6 @@ pub fn assemble_round(
         cognition,
         retrieved,
         best_seen,
-        exchanges,
+        calls,
     })
 }

@@ -112,7 +112,7 @@ impl Campaign {
         }
         let researcher = researcher::build(&config, models.researcher.clone(), templates.clone());
         let analyzer = crate::analyzer::build(&config, models.analyzer.clone(), templates.clone());
-        let judge = models.judge.clone().map(|m| Judge::new(m, templates.clone(), config.judge.ratio, config.seed));
+        let judge = models.judge.clone().map(|m| Judge::new(m, templates.clone(), config.judge.ratio));
         let db = open_db(&run_dir)?;
         let executor = crate::engineer::executor::build(&config.executor, &bin);
         let engineer = Engineer::new(suite.clone(), bin, config.engineer.timeout_s, config.engineer.output_cap_bytes)

@@ -12,7 +12,7 @@ use super::layout::node_dir;
 use crate::analyzer::{AnalysisInput, Analyzer};
 use crate::engineer::{Engineer, Evaluation};
 use crate::judge::Judge;
-use crate::llm::Exchange;
+use crate::llm::{CallLog, Exchange};
 use crate::node::{FailureClass, Node, NodeId, Retrieved, Timings};
 use crate::novelty::NoveltyIndex;
 use crate::researcher::{DebugContext, Proposal, ProposalError, ResearchContext, Researcher};
@@ -62,20 +62,15 @@ struct Context<'a> {
     best_lesson: Option<&'a str>,
 }
 
-/// The model calls a round made and how long its proposal took.
-struct Calls {
-    exchanges: Vec<Exchange>,
-    propose_seconds: f64,
-}
 
 impl Roles {
     pub(super) fn execute_seed(
         &self,
         grid: Option<Grid>,
-        mut exchanges: Vec<Exchange>,
+        mut calls: CallLog,
     ) -> Result<RoundOutput, CampaignError> {
         let code = self.engineer.suite().seed_program.clone();
-        let evaluation = self.evaluate(0, &code, &mut exchanges)?;
+        let evaluation = self.evaluate(&code, &mut calls)?;
         let draft = Draft {
             round: 0,
             parents: vec![],
@@ -87,20 +82,19 @@ impl Roles {
             grid,
             cognition: vec![],
         };
-        self.finish(draft, evaluation, Context::default(), Calls { exchanges, propose_seconds: 0.0 })
+        self.finish(draft, evaluation, Context::default(), calls, 0.0)
     }
 
     pub(super) fn execute_round(&self, job: RoundJob) -> Result<RoundOutput, CampaignError> {
         let started = Instant::now();
         let mut rng = round_rng(self.seed, job.round, Stream::Researcher);
-        let mut exchanges = job.exchanges;
+        let mut calls = job.calls;
         let proposal = self.researcher.propose(ResearchContext {
-            round: job.round,
             task: &self.task,
             parents: &job.parents,
             cognition: &job.cognition,
             rng: &mut rng,
-            exchanges: &mut exchanges,
+            calls: &mut calls,
         });
         let propose_seconds = started.elapsed().as_secs_f64();
         let best_parent = job
@@ -138,7 +132,7 @@ impl Roles {
                         let evaluation =
                             match self.novelty.duplicate(&draft.code, horizon, &job.parents, self.novelty_similarity) {
                                 Some(why) => Evaluation::not_run(FailureClass::Duplicate, why),
-                                None => self.evaluate_with_debugging(&mut draft, &mut exchanges)?,
+                                None => self.evaluate_with_debugging(&mut draft, &mut calls)?,
                             };
                         (draft, evaluation)
                     }
@@ -150,7 +144,7 @@ impl Roles {
                 Evaluation::not_run(FailureClass::Proposal, reason),
             ),
         };
-        self.finish(draft, evaluation, context, Calls { exchanges, propose_seconds })
+        self.finish(draft, evaluation, context, calls, propose_seconds)
     }
 
     /// Evaluates the draft; while it crashes, sends the error back to the researcher for a fix,
@@ -158,9 +152,9 @@ impl Roles {
     fn evaluate_with_debugging(
         &self,
         draft: &mut Draft,
-        exchanges: &mut Vec<Exchange>,
+        calls: &mut CallLog,
     ) -> Result<Evaluation, CampaignError> {
-        let mut evaluation = self.evaluate(draft.round, &draft.code, exchanges)?;
+        let mut evaluation = self.evaluate(&draft.code, calls)?;
         let mut fixes = 0;
         while fixes < self.debug_retries
             && matches!(evaluation.failure, Some(FailureClass::Crash | FailureClass::SyntaxError))
@@ -171,18 +165,16 @@ impl Roles {
                 evaluation.reason.as_deref().unwrap_or("no reason given")
             );
             let fixed = self.researcher.debug(DebugContext {
-                round: draft.round,
-                attempt: fixes,
                 task: &self.task,
                 code: &draft.code,
                 error: &error,
                 stderr: &evaluation.stderr_tail,
-                exchanges,
+                calls,
             })?;
             let Some(fixed) = fixed.filter(|f| f.len() <= self.max_program_bytes) else { break };
             fixes += 1;
             draft.code = fixed;
-            evaluation = self.evaluate(draft.round, &draft.code, exchanges)?;
+            evaluation = self.evaluate(&draft.code, calls)?;
         }
         if fixes > 0 {
             evaluation.metrics.insert("debug_fixes".into(), fixes.into());
@@ -191,8 +183,9 @@ impl Roles {
         Ok(evaluation)
     }
 
-    /// Runs the evaluator (and the judge, when there is one) on a program.
-    fn evaluate(&self, round: u64, code: &str, exchanges: &mut Vec<Exchange>) -> Result<Evaluation, CampaignError> {
+    /// Runs the evaluator (and the judge, when there is one) on a program of the calls' round.
+    fn evaluate(&self, code: &str, calls: &mut CallLog) -> Result<Evaluation, CampaignError> {
+        let round = calls.round();
         let seed = round_rng(self.seed, round, Stream::Evaluator).next_u64();
         let workdir = node_dir(&self.run_dir, round);
         let mut e = self.engineer.evaluate_round(code, &workdir, seed, Some(round));
@@ -204,7 +197,7 @@ impl Roles {
         }
         e.reason = e.reason.map(|r| relativize(&r, &prefix));
         if let Some(judge) = &self.judge {
-            judge.judge(round, &self.task, code, &mut e, exchanges)?;
+            judge.judge(&self.task, code, &mut e, calls)?;
         }
         Ok(e)
     }
@@ -214,7 +207,8 @@ impl Roles {
         draft: Draft,
         evaluation: Evaluation,
         context: Context<'_>,
-        mut calls: Calls,
+        mut calls: CallLog,
+        propose_seconds: f64,
     ) -> Result<RoundOutput, CampaignError> {
         let analysis_started = Instant::now();
         let lesson = match &self.analyzer {
@@ -228,7 +222,7 @@ impl Roles {
                     best_seen: context.best_seen,
                     best_lesson: context.best_lesson,
                 },
-                &mut calls.exchanges,
+                &mut calls,
             )?),
             None => None,
         };
@@ -253,12 +247,12 @@ impl Roles {
             cell: None,
             stdout_tail: evaluation.stdout_tail,
             stderr_tail: evaluation.stderr_tail,
-            timings: Timings { propose: calls.propose_seconds, evaluate: evaluation.seconds, analyze: analyze_seconds },
+            timings: Timings { propose: propose_seconds, evaluate: evaluation.seconds, analyze: analyze_seconds },
         };
         if node.is_valid() {
             node.cell = draft.grid.and_then(|g| g.cell(&node)).map(|c| Grid::label(&c));
         }
-        Ok(RoundOutput { node, exchanges: calls.exchanges })
+        Ok(RoundOutput { node, exchanges: calls.into_exchanges() })
     }
 }
 

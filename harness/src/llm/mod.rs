@@ -3,6 +3,7 @@
 //! the parsers that turn the Researcher's and Analyzer's replies into names, programs, diffs
 //! and lessons.
 
+mod call_log;
 mod client;
 mod embeddings;
 mod endpoint;
@@ -12,6 +13,7 @@ mod model;
 mod replay;
 pub mod reply;
 
+pub use call_log::{CallLog, CallRole};
 pub use client::{ChatClient, ChatOutcome, Message, Reply, Role, Usage};
 pub use embeddings::{EmbeddingClient, EmbeddingOutcome, cosine};
 pub use endpoint::{Endpoint, EndpointError, MaxTokensField, Price};

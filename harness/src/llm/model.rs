@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::call_log::CallRole;
 use super::client::{ChatClient, Message, Reply, Usage};
 use super::embeddings::EmbeddingClient;
 use super::error::clip;
@@ -14,9 +15,9 @@ const ATTEMPT_REPLY_BYTES: usize = 4_096;
 
 /// Which call of a campaign this is: replay finds recorded replies by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallKey<'a> {
+pub struct CallKey {
     pub round: u64,
-    pub role: &'a str,
+    pub role: CallRole,
     /// Index of the call among this round's calls by this role (a retry after an unusable
     /// reply is call 1).
     pub seq: u32,
@@ -69,15 +70,15 @@ pub type EmbedResult = Result<Vec<Vec<f32>>, String>;
 pub trait ChatModel: Send + Sync {
     /// What is answering, e.g. `llm:qwen3-32b@localhost:8000` or `replay:…`.
     fn label(&self) -> String;
-    fn chat(&self, key: CallKey<'_>, messages: &[Message], seed: u64) -> Result<(ChatResult, Exchange), ReplayError>;
+    fn chat(&self, key: CallKey, messages: &[Message], seed: u64) -> Result<(ChatResult, Exchange), ReplayError>;
 }
 
 pub trait EmbedModel: Send + Sync {
     fn label(&self) -> String;
-    fn embed(&self, key: CallKey<'_>, texts: &[String]) -> Result<(EmbedResult, Exchange), ReplayError>;
+    fn embed(&self, key: CallKey, texts: &[String]) -> Result<(EmbedResult, Exchange), ReplayError>;
 }
 
-fn exchange<T>(key: CallKey<'_>, endpoint: String, prompt: String, outcome: &Outcome<T>) -> Exchange {
+fn exchange<T>(key: CallKey, endpoint: String, prompt: String, outcome: &Outcome<T>) -> Exchange {
     let attempts: Vec<Attempt> = outcome
         .attempts
         .iter()
@@ -85,7 +86,7 @@ fn exchange<T>(key: CallKey<'_>, endpoint: String, prompt: String, outcome: &Out
         .collect();
     Exchange {
         round: key.round,
-        role: key.role.to_owned(),
+        role: key.role.as_str().to_owned(),
         seq: key.seq,
         endpoint,
         prompt,
@@ -120,7 +121,7 @@ impl ChatModel for ChatClient {
         self.endpoint_label()
     }
 
-    fn chat(&self, key: CallKey<'_>, messages: &[Message], seed: u64) -> Result<(ChatResult, Exchange), ReplayError> {
+    fn chat(&self, key: CallKey, messages: &[Message], seed: u64) -> Result<(ChatResult, Exchange), ReplayError> {
         let outcome = ChatClient::chat(self, messages, Some(seed));
         let prompt = serde_json::to_string(messages).expect("messages serialise");
         let mut record = exchange(key, self.endpoint_label(), prompt, &outcome);
@@ -139,7 +140,7 @@ impl EmbedModel for EmbeddingClient {
         format!("embeddings:{}", self.endpoint().label())
     }
 
-    fn embed(&self, key: CallKey<'_>, texts: &[String]) -> Result<(EmbedResult, Exchange), ReplayError> {
+    fn embed(&self, key: CallKey, texts: &[String]) -> Result<(EmbedResult, Exchange), ReplayError> {
         let outcome = EmbeddingClient::embed(self, texts);
         let prompt = serde_json::to_string(texts).expect("texts serialise");
         let mut record = exchange(key, EmbedModel::label(self), prompt, &outcome);

@@ -29,13 +29,13 @@ impl Replay {
         self.calls.is_empty()
     }
 
-    fn find(&self, key: CallKey<'_>, prompt: &str) -> Result<&Exchange, ReplayError> {
+    fn find(&self, key: CallKey, prompt: &str) -> Result<&Exchange, ReplayError> {
         let recorded = self
             .calls
-            .get(&(key.round, key.role.to_owned(), key.seq))
-            .ok_or_else(|| ReplayError::Missing { round: key.round, role: key.role.to_owned(), seq: key.seq })?;
+            .get(&(key.round, key.role.as_str().to_owned(), key.seq))
+            .ok_or_else(|| ReplayError::Missing { round: key.round, role: key.role.as_str().to_owned(), seq: key.seq })?;
         if recorded.prompt != prompt {
-            return Err(ReplayError::Mismatch { round: key.round, role: key.role.to_owned(), seq: key.seq });
+            return Err(ReplayError::Mismatch { round: key.round, role: key.role.as_str().to_owned(), seq: key.seq });
         }
         Ok(recorded)
     }
@@ -57,7 +57,7 @@ impl ChatModel for Replay {
         format!("replay:{}", self.source)
     }
 
-    fn chat(&self, key: CallKey<'_>, messages: &[Message], _seed: u64) -> Result<(ChatResult, Exchange), ReplayError> {
+    fn chat(&self, key: CallKey, messages: &[Message], _seed: u64) -> Result<(ChatResult, Exchange), ReplayError> {
         let prompt = serde_json::to_string(messages).expect("messages serialise");
         let recorded = self.find(key, &prompt)?;
         let result = match (&recorded.reply, &recorded.error) {
@@ -77,13 +77,13 @@ impl EmbedModel for Replay {
         format!("replay:{}", self.source)
     }
 
-    fn embed(&self, key: CallKey<'_>, texts: &[String]) -> Result<(EmbedResult, Exchange), ReplayError> {
+    fn embed(&self, key: CallKey, texts: &[String]) -> Result<(EmbedResult, Exchange), ReplayError> {
         let prompt = serde_json::to_string(texts).expect("texts serialise");
         let recorded = self.find(key, &prompt)?;
         let result = match (&recorded.reply, &recorded.error) {
             (Some(json), _) => Ok(serde_json::from_str(json).map_err(|e| ReplayError::Corrupt {
                 round: key.round,
-                role: key.role.to_owned(),
+                role: key.role.as_str().to_owned(),
                 seq: key.seq,
                 message: e.to_string(),
             })?),

@@ -10,12 +10,10 @@ use super::{DebugContext, Proposal, ProposalError, ResearchContext, Researcher};
 use crate::config::{CampaignConfig, ProgramMode};
 use crate::edit::search_replace::apply_diff_to_evolve_blocks;
 use crate::llm::reply::{ProgramChange, extract_tag, parse_researcher_reply, strip_code_fence, strip_thinking};
-use crate::llm::{CallKey, ChatModel, Endpoint, Message, ReplayError};
+use crate::llm::{CallRole, ChatModel, Endpoint, Message, ReplayError};
 use crate::node::Node;
 use crate::prompts::Templates;
-use crate::seeds::call_seed;
 
-const ROLE: &str = "researcher";
 /// Names and motivations are clipped to keep tables and prompts readable.
 const NAME_CHARS: usize = 120;
 const MOTIVATION_CHARS: usize = 4_000;
@@ -29,13 +27,12 @@ pub struct LlmResearcher {
     endpoint: Endpoint,
     mode: ProgramMode,
     templates: Templates,
-    seed: u64,
 }
 
 impl LlmResearcher {
     pub fn new(config: &CampaignConfig, model: Arc<dyn ChatModel>, templates: Templates) -> Self {
         let endpoint = config.researcher.llm.clone().expect("validated: kind = llm has an endpoint");
-        Self { model, endpoint, mode: config.researcher.mode, templates, seed: config.seed }
+        Self { model, endpoint, mode: config.researcher.mode, templates }
     }
 
     fn format(&self, base: &Node) -> String {
@@ -140,9 +137,7 @@ impl Researcher for LlmResearcher {
         );
         let mut messages =
             vec![Message::system(self.templates.render("researcher_system", &[])), Message::user(prompt)];
-        let key = CallKey { round: ctx.round, role: ROLE, seq: 0 };
-        let (result, exchange) = self.model.chat(key, &messages, call_seed(self.seed, key))?;
-        ctx.exchanges.push(exchange);
+        let result = ctx.calls.chat(self.model.as_ref(), CallRole::Researcher, &messages)?;
         let content =
             result.map_err(|e| ProposalError::Unusable(format!("the researcher's model call failed: {e}")))?;
         let problem = match usable(&content.content, base) {
@@ -155,9 +150,7 @@ impl Researcher for LlmResearcher {
             "Your reply could not be used: {problem}. Reply again with <name>, <motivation> and the complete \
              program inside <code>…</code> (no SEARCH/REPLACE blocks)."
         )));
-        let key = CallKey { round: ctx.round, role: ROLE, seq: 1 };
-        let (result, exchange) = self.model.chat(key, &messages, call_seed(self.seed, key))?;
-        ctx.exchanges.push(exchange);
+        let result = ctx.calls.chat(self.model.as_ref(), CallRole::Researcher, &messages)?;
         let retry = result
             .map_err(|e| ProposalError::Unusable(format!("{problem}; the full-rewrite request then failed: {e}")))?;
         match parse_researcher_reply(&retry.content) {
@@ -185,9 +178,7 @@ impl LlmResearcher {
             ],
         );
         let messages = [Message::system(self.templates.render("researcher_system", &[])), Message::user(prompt)];
-        let key = CallKey { round: ctx.round, role: "debug", seq: ctx.attempt };
-        let (result, exchange) = self.model.chat(key, &messages, call_seed(self.seed, key))?;
-        ctx.exchanges.push(exchange);
+        let result = ctx.calls.chat(self.model.as_ref(), CallRole::Debug, &messages)?;
         Ok(result.ok().and_then(|reply| {
             let text = strip_thinking(&reply.content);
             extract_tag(&text, "code").map(strip_code_fence).filter(|c| !c.trim().is_empty())

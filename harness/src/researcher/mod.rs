@@ -15,20 +15,19 @@ use thiserror::Error;
 
 use crate::cognition::CognitionItem;
 use crate::config::{CampaignConfig, ResearcherKind};
-use crate::llm::{ChatModel, Exchange, ReplayError};
+use crate::llm::{CallLog, ChatModel, ReplayError};
 use crate::node::Node;
 use crate::prompts::Templates;
 
 /// Everything a researcher may use to propose one program.
 pub struct ResearchContext<'a> {
-    pub round: u64,
     pub task: &'a str,
     /// Sampled parents; the program is derived from the first.
     pub parents: &'a [Node],
     pub cognition: &'a [CognitionItem],
     pub rng: &'a mut ChaCha8Rng,
-    /// Every model call made for the proposal is appended here, failed ones too.
-    pub exchanges: &'a mut Vec<Exchange>,
+    /// The round's calls: every model call for the proposal is made through it.
+    pub calls: &'a mut CallLog,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,15 +49,12 @@ pub enum ProposalError {
 
 /// A crashed candidate to fix.
 pub struct DebugContext<'a> {
-    pub round: u64,
-    /// 0 for the first fix of the round.
-    pub attempt: u32,
     pub task: &'a str,
     pub code: &'a str,
     /// The failure class and reason.
     pub error: &'a str,
     pub stderr: &'a str,
-    pub exchanges: &'a mut Vec<Exchange>,
+    pub calls: &'a mut CallLog,
 }
 
 pub trait Researcher: Send + Sync {

@@ -234,14 +234,12 @@ mod tests {
     fn propose(parents: &[crate::node::Node], seed: u64) -> Result<Proposal, ProposalError> {
         let researcher = Mutate::new(&ResearcherConfig::default());
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut exchanges = Vec::new();
         researcher.propose(ResearchContext {
-            round: 1,
             task: "",
             parents,
             cognition: &[],
             rng: &mut rng,
-            exchanges: &mut exchanges,
+            calls: &mut crate::llm::CallLog::new(seed, 1),
         })
     }
 
