@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use thiserror::Error;
 
 use crate::campaign::{Campaign, CampaignError, Summary};
-use crate::config::{AnalyzerKind, CampaignConfig, ResearcherKind, SamplerKind};
+use crate::config::{AnalyzerKind, CampaignConfig, ResearcherConfig, SamplerKind};
 use crate::database::{DB_FILE, Database};
 
 #[derive(Debug, Error)]
@@ -68,8 +68,10 @@ impl Arm {
             Self::NoAnalyzer => config.analyzer.enabled = false,
             Self::NoCognition => config.cognition.enabled = false,
             Self::NoLlm => {
-                config.researcher.kind = ResearcherKind::Mutate;
-                config.analyzer.kind = AnalyzerKind::Stats;
+                if config.researcher.is_llm() {
+                    config.researcher = ResearcherConfig::default();
+                }
+                config.analyzer.kind = AnalyzerKind::Stats {};
                 config.judge.enabled = false;
             }
             Self::Sampler(kind) => config.sampler.set_kind(kind),

@@ -134,11 +134,7 @@ impl CognitionBase {
 
     /// Embeds every item (title and text) for cosine retrieval; `calls` is round 0's. On
     /// failure retrieval stays BM25 and the reason is returned.
-    pub fn embed_items(
-        &mut self,
-        model: &dyn EmbedModel,
-        calls: &mut CallLog,
-    ) -> Result<Option<String>, ReplayError> {
+    pub fn embed_items(&mut self, model: &dyn EmbedModel, calls: &mut CallLog) -> Result<Option<String>, ReplayError> {
         if self.items.is_empty() {
             return Ok(None);
         }

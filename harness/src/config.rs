@@ -9,7 +9,9 @@ use crate::llm::{Endpoint, EndpointError};
 
 pub mod executor;
 mod retrieval;
+mod roles;
 pub use retrieval::RetrievalConfig;
+pub use roles::{AnalyzerConfig, AnalyzerKind, LlmResearcherSettings, MutateSettings, ProgramMode, ResearcherConfig};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -51,6 +53,7 @@ pub struct CampaignConfig {
     pub replay: Option<PathBuf>,
     #[serde(deserialize_with = "sampler_section")]
     pub sampler: SamplerConfig,
+    #[serde(deserialize_with = "roles::researcher_section")]
     pub researcher: ResearcherConfig,
     pub analyzer: AnalyzerConfig,
     pub cognition: CognitionConfig,
@@ -90,8 +93,9 @@ impl Default for CampaignConfig {
 }
 
 /// The sampler kinds, as named in configs and on the command line (`--sampler`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum_macros::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum SamplerKind {
     Greedy,
     Random,
@@ -103,13 +107,11 @@ pub enum SamplerKind {
 impl SamplerKind {
     pub const ALL: [Self; 5] = [Self::Greedy, Self::Random, Self::Ucb1, Self::MapElites, Self::Islands];
 
-    /// The kind's name: the one serde gives it, so configs and labels cannot disagree.
+    /// The kind's name, derived by the rule serde names it by (a unit test checks they agree),
+    /// so configs and labels cannot disagree.
     pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
+        self.into()
     }
-
-    /// Names in the order of `ALL`; a unit test checks them against serde's.
-    const NAMES: [&'static str; 5] = ["greedy", "random", "ucb1", "map-elites", "islands"];
 }
 
 impl std::str::FromStr for SamplerKind {
@@ -118,7 +120,8 @@ impl std::str::FromStr for SamplerKind {
     fn from_str(text: &str) -> Result<Self, String> {
         use serde::de::IntoDeserializer;
         let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> = text.into_deserializer();
-        Self::deserialize(de).map_err(|_| format!("unknown sampler `{text}`: use one of {}", Self::NAMES.join(", ")))
+        Self::deserialize(de)
+            .map_err(|_| format!("unknown sampler `{text}`: use one of {}", Self::ALL.map(Self::as_str).join(", ")))
     }
 }
 
@@ -273,97 +276,33 @@ impl SamplerConfig {
 }
 
 /// Deserialises a `kind`-tagged section, naming the section and kind in any error, so a setting
-/// meant for another kind reads as "sampler kind `greedy`: unknown field `c`".
-fn tagged_section<'de, D, T>(deserializer: D, section: &str) -> Result<T, D::Error>
+/// meant for another kind reads as "sampler kind `greedy`: unknown field `c`". A section without
+/// `kind` is of `default_kind` where it has one.
+fn tagged_section<'de, D, T>(deserializer: D, section: &str, default_kind: Option<&str>) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::de::DeserializeOwned,
 {
     use serde::de::Error;
-    let table = toml::Table::deserialize(deserializer)?;
+    let mut table = toml::Table::deserialize(deserializer)?;
+    let mut defaulted = "";
+    if let (false, Some(kind)) = (table.contains_key("kind"), default_kind) {
+        table.insert("kind".into(), kind.into());
+        defaulted = " (the default; set `kind` for another)";
+    }
     let kind = table.get("kind").and_then(toml::Value::as_str).map(str::to_owned);
     T::deserialize(toml::Value::Table(table)).map_err(|e| match kind {
-        Some(kind) => D::Error::custom(format!("[{section}] kind `{kind}`: {e}")),
+        Some(kind) => D::Error::custom(format!("[{section}] kind `{kind}`{defaulted}: {e}")),
         None => D::Error::custom(format!("[{section}]: {e}")),
     })
 }
 
 fn sampler_section<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SamplerConfig, D::Error> {
-    tagged_section(deserializer, "sampler")
+    tagged_section(deserializer, "sampler", None)
 }
 
 fn executor_section<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<executor::ExecutorConfig, D::Error> {
-    tagged_section(deserializer, "executor")
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ResearcherKind {
-    /// Evolutionary operators on the program text; no language model.
-    Mutate,
-    /// A language model behind an OpenAI-compatible endpoint (`researcher.llm`).
-    Llm,
-}
-
-/// How the LLM researcher writes a program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProgramMode {
-    /// SEARCH/REPLACE edits inside the parent's EVOLVE blocks.
-    Diff,
-    /// A complete program.
-    Full,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ResearcherConfig {
-    pub kind: ResearcherKind,
-    /// The model, for `kind = "llm"`.
-    pub llm: Option<Endpoint>,
-    pub mode: ProgramMode,
-    /// Probability that a round crosses two parents' EVOLVE blocks before perturbing literals.
-    pub crossover_rate: f64,
-    /// Largest relative step of a literal perturbation; steps are drawn log-uniformly below it.
-    pub max_relative_step: f64,
-    /// Relative weight of integer literals against float literals when choosing what to perturb.
-    pub integer_weight: f64,
-}
-
-impl Default for ResearcherConfig {
-    fn default() -> Self {
-        Self {
-            kind: ResearcherKind::Mutate,
-            llm: None,
-            mode: ProgramMode::Diff,
-            crossover_rate: 0.3,
-            max_relative_step: 0.3,
-            integer_weight: 0.1,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AnalyzerKind {
-    /// A lesson assembled from the evaluation's numbers and feedback; no language model.
-    Stats,
-    /// A language model writes the lesson (`analyzer.llm`, else the researcher's model).
-    Llm,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AnalyzerConfig {
-    pub enabled: bool,
-    pub kind: AnalyzerKind,
-    pub llm: Option<Endpoint>,
-}
-
-impl Default for AnalyzerConfig {
-    fn default() -> Self {
-        Self { enabled: true, kind: AnalyzerKind::Stats, llm: None }
-    }
+    tagged_section(deserializer, "executor", None)
 }
 
 /// Optional LLM judge: its score in [0, 1] is blended into valid nodes' scores.
@@ -472,7 +411,7 @@ impl CampaignConfig {
             return arm.clone();
         }
         let mut parts = Vec::new();
-        if self.researcher.kind == ResearcherKind::Mutate {
+        if !self.researcher.is_llm() {
             parts.push("no-llm".to_string());
         }
         if !self.analyzer.enabled {
@@ -503,14 +442,16 @@ impl CampaignConfig {
             return invalid("parents", "must be at least 1");
         }
         self.sampler.validate()?;
-        if !(0.0..=1.0).contains(&self.researcher.crossover_rate) {
-            return invalid("researcher.crossover_rate", "must lie in [0, 1]");
-        }
-        if !(self.researcher.max_relative_step > 0.0 && self.researcher.max_relative_step.is_finite()) {
-            return invalid("researcher.max_relative_step", "must be a positive number");
-        }
-        if !(self.researcher.integer_weight >= 0.0 && self.researcher.integer_weight.is_finite()) {
-            return invalid("researcher.integer_weight", "must be a non-negative number");
+        if let ResearcherConfig::Mutate(m) = &self.researcher {
+            if !(0.0..=1.0).contains(&m.crossover_rate) {
+                return invalid("researcher.crossover_rate", "must lie in [0, 1]");
+            }
+            if !(m.max_relative_step > 0.0 && m.max_relative_step.is_finite()) {
+                return invalid("researcher.max_relative_step", "must be a positive number");
+            }
+            if !(m.integer_weight >= 0.0 && m.integer_weight.is_finite()) {
+                return invalid("researcher.integer_weight", "must be a non-negative number");
+            }
         }
         if self.cognition.top_k == 0 {
             return invalid("cognition.top_k", "must be at least 1 (disable cognition with cognition.enabled = false)");
@@ -524,25 +465,28 @@ impl CampaignConfig {
             return invalid("engineer.timeout_s", "must be a positive number of seconds");
         }
         let endpoints = [
-            ("researcher.llm", &self.researcher.llm),
-            ("analyzer.llm", &self.analyzer.llm),
-            ("judge.llm", &self.judge.llm),
-            ("cognition.retrieval.endpoint", &self.cognition.retrieval.endpoint().cloned()),
+            ("researcher.llm", self.researcher.llm()),
+            ("analyzer.llm", self.analyzer.llm()),
+            ("judge.llm", self.judge.llm.as_ref()),
+            ("cognition.retrieval.endpoint", self.cognition.retrieval.endpoint()),
         ];
         for (section, endpoint) in endpoints {
             if let Some(e) = endpoint {
                 e.validate().map_err(|source| ConfigError::Endpoint { section, source })?;
             }
         }
-        if self.researcher.kind == ResearcherKind::Llm && self.researcher.llm.is_none() {
-            return invalid("researcher.llm", "kind = \"llm\" needs a [researcher.llm] endpoint (base_url, model)");
+        let analyzer_llm = self.analyzer.llm().is_some() || self.researcher.llm().is_some();
+        if self.analyzer.enabled && self.analyzer.is_llm() && !analyzer_llm {
+            return invalid(
+                "analyzer.llm",
+                "kind = \"llm\" needs an [analyzer.llm] endpoint, or a researcher of kind \"llm\" to share its model",
+            );
         }
-        let analyzer_llm = self.analyzer.llm.is_some() || self.researcher.llm.is_some();
-        if self.analyzer.enabled && self.analyzer.kind == AnalyzerKind::Llm && !analyzer_llm {
-            return invalid("analyzer.llm", "kind = \"llm\" needs an [analyzer.llm] or [researcher.llm] endpoint");
-        }
-        if self.judge.enabled && self.judge.llm.is_none() && self.researcher.llm.is_none() {
-            return invalid("judge.llm", "the judge needs a [judge.llm] or [researcher.llm] endpoint");
+        if self.judge.enabled && self.judge.llm.is_none() && self.researcher.llm().is_none() {
+            return invalid(
+                "judge.llm",
+                "the judge needs a [judge.llm] endpoint, or a researcher of kind \"llm\" to share its model",
+            );
         }
         if !(0.0..=1.0).contains(&self.judge.ratio) {
             return invalid("judge.ratio", "must lie in [0, 1]");
@@ -688,8 +632,10 @@ mod tests {
     fn nonsense_values_are_named() {
         let c = CampaignConfig { workers: 0, ..Default::default() };
         assert!(c.validate().unwrap_err().to_string().contains("`workers`"));
-        let mut c = CampaignConfig::default();
-        c.researcher.crossover_rate = 1.5;
+        let c = CampaignConfig {
+            researcher: ResearcherConfig::Mutate(MutateSettings { crossover_rate: 1.5, ..Default::default() }),
+            ..Default::default()
+        };
         assert!(c.validate().unwrap_err().to_string().contains("crossover_rate"));
     }
 }

@@ -23,7 +23,7 @@ pub struct LlmAnalyzer {
 
 impl LlmAnalyzer {
     pub fn new(config: &CampaignConfig, model: Arc<dyn ChatModel>, templates: Templates) -> Self {
-        let endpoint = config.analyzer.llm.as_ref().or(config.researcher.llm.as_ref());
+        let endpoint = config.analyzer.llm().or(config.researcher.llm());
         let model_name = endpoint.map_or_else(|| "unknown".into(), |e| e.model.clone());
         Self { model, model_name, templates }
     }

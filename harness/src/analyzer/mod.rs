@@ -46,8 +46,8 @@ pub fn build(
         return None;
     }
     Some(match config.analyzer.kind {
-        AnalyzerKind::Stats => Box::new(Stats),
-        AnalyzerKind::Llm => Box::new(LlmAnalyzer::new(
+        AnalyzerKind::Stats {} => Box::new(Stats),
+        AnalyzerKind::Llm { .. } => Box::new(LlmAnalyzer::new(
             config,
             model.expect("the campaign builds a model for kind = \"llm\""),
             templates,

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::CampaignError;
-use crate::config::{AnalyzerKind, CampaignConfig, ResearcherKind};
+use crate::config::CampaignConfig;
 use crate::database::{DB_FILE, Database};
 use crate::llm::{ChatClient, ChatModel, EmbedModel, EmbeddingClient, Endpoint, Replay};
 
@@ -18,10 +18,10 @@ pub(super) struct Models {
 
 impl Models {
     pub(super) fn build(config: &CampaignConfig) -> Result<Self, CampaignError> {
-        let wants_researcher = config.researcher.kind == ResearcherKind::Llm;
-        let wants_analyzer = config.analyzer.enabled && config.analyzer.kind == AnalyzerKind::Llm;
-        let analyzer_endpoint = config.analyzer.llm.as_ref().or(config.researcher.llm.as_ref());
-        let judge_endpoint = config.judge.llm.as_ref().or(config.researcher.llm.as_ref());
+        let wants_researcher = config.researcher.is_llm();
+        let wants_analyzer = config.analyzer.enabled && config.analyzer.is_llm();
+        let analyzer_endpoint = config.analyzer.llm().or(config.researcher.llm());
+        let judge_endpoint = config.judge.llm.as_ref().or(config.researcher.llm());
         let wants_embeddings = config.cognition.enabled && config.cognition.retrieval.endpoint().is_some();
         if let Some(source) = &config.replay {
             let replay = Arc::new(load_recording(source)?);
@@ -41,7 +41,7 @@ impl Models {
                     .map_err(|source| CampaignError::Model { role, source })
             };
         Ok(Self {
-            researcher: if wants_researcher { chat("researcher", config.researcher.llm.as_ref())? } else { None },
+            researcher: if wants_researcher { chat("researcher", config.researcher.llm())? } else { None },
             analyzer: if wants_analyzer { chat("analyzer", analyzer_endpoint)? } else { None },
             judge: if config.judge.enabled { chat("judge", judge_endpoint)? } else { None },
             embeddings: match config.cognition.retrieval.endpoint() {

@@ -62,13 +62,8 @@ struct Context<'a> {
     best_lesson: Option<&'a str>,
 }
 
-
 impl Roles {
-    pub(super) fn execute_seed(
-        &self,
-        grid: Option<Grid>,
-        mut calls: CallLog,
-    ) -> Result<RoundOutput, CampaignError> {
+    pub(super) fn execute_seed(&self, grid: Option<Grid>, mut calls: CallLog) -> Result<RoundOutput, CampaignError> {
         let code = self.engineer.suite().seed_program.clone();
         let evaluation = self.evaluate(&code, &mut calls)?;
         let draft = Draft {
@@ -149,11 +144,7 @@ impl Roles {
 
     /// Evaluates the draft; while it crashes, sends the error back to the researcher for a fix,
     /// up to `debug_retries` times. The draft ends holding the program last evaluated.
-    fn evaluate_with_debugging(
-        &self,
-        draft: &mut Draft,
-        calls: &mut CallLog,
-    ) -> Result<Evaluation, CampaignError> {
+    fn evaluate_with_debugging(&self, draft: &mut Draft, calls: &mut CallLog) -> Result<Evaluation, CampaignError> {
         let mut evaluation = self.evaluate(&draft.code, calls)?;
         let mut fixes = 0;
         while fixes < self.debug_retries

@@ -179,8 +179,7 @@ mod tests {
         let got: Vec<(&str, u32, Option<u64>)> = asked.iter().map(|(k, s)| (k.role.as_str(), k.seq, *s)).collect();
         assert_eq!(got, expected);
         assert!(asked.iter().all(|(k, _)| k.round == 7));
-        let stored: Vec<(u64, &str, u32)> =
-            log.exchanges().iter().map(|e| (e.round, e.role.as_str(), e.seq)).collect();
+        let stored: Vec<(u64, &str, u32)> = log.exchanges().iter().map(|e| (e.round, e.role.as_str(), e.seq)).collect();
         assert_eq!(stored, expected.map(|(role, seq, _)| (7, role, seq)));
     }
 

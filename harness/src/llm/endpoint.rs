@@ -31,8 +31,9 @@ const RESERVED_BODY_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Which body field carries the completion-length limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, strum_macros::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum MaxTokensField {
     /// `max_tokens`: vLLM, SGLang, llama.cpp and most hosted models.
     #[default]
@@ -42,11 +43,9 @@ pub enum MaxTokensField {
 }
 
 impl MaxTokensField {
+    /// The field's name, derived by serde's rule (a unit test checks they agree).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MaxTokens => "max_tokens",
-            Self::MaxCompletionTokens => "max_completion_tokens",
-        }
+        self.into()
     }
 }
 
@@ -212,6 +211,13 @@ mod tests {
 
     fn parse(text: &str) -> Result<Endpoint, String> {
         toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn max_tokens_field_names_are_serdes() {
+        for field in [MaxTokensField::MaxTokens, MaxTokensField::MaxCompletionTokens] {
+            assert_eq!(serde_json::to_value(field).unwrap(), field.as_str());
+        }
     }
 
     #[test]

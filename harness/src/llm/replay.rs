@@ -30,10 +30,9 @@ impl Replay {
     }
 
     fn find(&self, key: CallKey, prompt: &str) -> Result<&Exchange, ReplayError> {
-        let recorded = self
-            .calls
-            .get(&(key.round, key.role.as_str().to_owned(), key.seq))
-            .ok_or_else(|| ReplayError::Missing { round: key.round, role: key.role.as_str().to_owned(), seq: key.seq })?;
+        let recorded = self.calls.get(&(key.round, key.role.as_str().to_owned(), key.seq)).ok_or_else(|| {
+            ReplayError::Missing { round: key.round, role: key.role.as_str().to_owned(), seq: key.seq }
+        })?;
         if recorded.prompt != prompt {
             return Err(ReplayError::Mismatch { round: key.round, role: key.role.as_str().to_owned(), seq: key.seq });
         }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::{DebugContext, Proposal, ProposalError, ResearchContext, Researcher};
-use crate::config::{CampaignConfig, ProgramMode};
+use crate::config::{LlmResearcherSettings, ProgramMode};
 use crate::edit::search_replace::apply_diff_to_evolve_blocks;
 use crate::llm::reply::{ProgramChange, extract_tag, parse_researcher_reply, strip_code_fence, strip_thinking};
 use crate::llm::{CallRole, ChatModel, Endpoint, Message, ReplayError};
@@ -30,9 +30,8 @@ pub struct LlmResearcher {
 }
 
 impl LlmResearcher {
-    pub fn new(config: &CampaignConfig, model: Arc<dyn ChatModel>, templates: Templates) -> Self {
-        let endpoint = config.researcher.llm.clone().expect("validated: kind = llm has an endpoint");
-        Self { model, endpoint, mode: config.researcher.mode, templates }
+    pub fn new(settings: &LlmResearcherSettings, model: Arc<dyn ChatModel>, templates: Templates) -> Self {
+        Self { model, endpoint: settings.llm.clone(), mode: settings.mode, templates }
     }
 
     fn format(&self, base: &Node) -> String {

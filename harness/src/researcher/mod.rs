@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
 use crate::cognition::CognitionItem;
-use crate::config::{CampaignConfig, ResearcherKind};
+use crate::config::{CampaignConfig, ResearcherConfig};
 use crate::llm::{CallLog, ChatModel, ReplayError};
 use crate::node::Node;
 use crate::prompts::Templates;
@@ -72,11 +72,11 @@ pub trait Researcher: Send + Sync {
 
 /// `model` is the researcher's model for `kind = "llm"` (live or replayed).
 pub fn build(config: &CampaignConfig, model: Option<Arc<dyn ChatModel>>, templates: Templates) -> Box<dyn Researcher> {
-    match config.researcher.kind {
-        ResearcherKind::Mutate => Box::new(Mutate::new(&config.researcher)),
+    match &config.researcher {
+        ResearcherConfig::Mutate(settings) => Box::new(Mutate::new(settings)),
         // Never fall back to the offline researcher: an LLM campaign must not run without one.
-        ResearcherKind::Llm => Box::new(LlmResearcher::new(
-            config,
+        ResearcherConfig::Llm(settings) => Box::new(LlmResearcher::new(
+            settings,
             model.expect("the campaign builds a model for kind = \"llm\""),
             templates,
         )),

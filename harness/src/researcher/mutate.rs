@@ -11,7 +11,7 @@ use similar::{DiffOp, TextDiff};
 
 use super::literals::{Literal, find_literals, format_float};
 use super::{Proposal, ProposalError, ResearchContext, Researcher};
-use crate::config::ResearcherConfig;
+use crate::config::MutateSettings;
 use crate::edit::evolve_block::{evolvable_regions, line_of};
 
 /// Smallest relative step: below it a change is lost in the evaluator's noise floor.
@@ -26,7 +26,7 @@ pub struct Mutate {
 }
 
 impl Mutate {
-    pub fn new(config: &ResearcherConfig) -> Self {
+    pub fn new(config: &MutateSettings) -> Self {
         Self {
             crossover_rate: config.crossover_rate,
             max_relative_step: config.max_relative_step,
@@ -232,7 +232,7 @@ mod tests {
     const PROGRAM: &str = "import numpy as np\nSCALE = 2.5\n# EVOLVE-BLOCK-START\ndef f():\n    return 0.3 * 7 + 1e-2\n# EVOLVE-BLOCK-END\nLIMIT = 9.75\n";
 
     fn propose(parents: &[crate::node::Node], seed: u64) -> Result<Proposal, ProposalError> {
-        let researcher = Mutate::new(&ResearcherConfig::default());
+        let researcher = Mutate::new(&MutateSettings::default());
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         researcher.propose(ResearchContext {
             task: "",
