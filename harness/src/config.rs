@@ -400,6 +400,13 @@ impl CampaignConfig {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
+    /// A config a campaign stored (to resume or rerun it), possibly by an earlier version.
+    pub fn from_stored_toml(text: &str) -> Result<Self, String> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        roles::upgrade_stored(&mut table);
+        toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| e.to_string())
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a campaign config always serialises")
     }

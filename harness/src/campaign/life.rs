@@ -67,7 +67,7 @@ impl Campaign {
         let db = open_campaign_read_only(&run_dir)?;
         let text = db.meta("config")?.ok_or_else(|| CampaignError::NotACampaign(run_dir.clone()))?;
         let lock = RunLock::acquire(&run_dir)?;
-        let mut config = CampaignConfig::from_toml(&text)
+        let mut config = CampaignConfig::from_stored_toml(&text)
             .map_err(|message| ConfigError::Parse { path: run_dir.join(DB_FILE), message })?;
         config.out = Some(run_dir.clone());
         if let Some(w) = workers {

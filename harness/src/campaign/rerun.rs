@@ -29,7 +29,7 @@ pub fn rerun(original: &Path, out: PathBuf, bin: PathBuf) -> Result<(Summary, Co
     let text = db.meta("config")?.ok_or_else(|| CampaignError::NotACampaign(original.to_owned()))?;
     // A campaign still being run by its controller is not rerun (and not resumed meanwhile).
     let _original_lock = RunLock::acquire(original)?;
-    let mut config = CampaignConfig::from_toml(&text)
+    let mut config = CampaignConfig::from_stored_toml(&text)
         .map_err(|message| ConfigError::Parse { path: original.join(DB_FILE), message })?;
     let recorded_hash = db.meta("suite_hash")?.unwrap_or_default();
     if let Some(dir) = db.meta("suite_dir")?.map(PathBuf::from).filter(|d| d.is_dir()) {

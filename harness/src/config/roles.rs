@@ -150,6 +150,43 @@ impl<'de> Deserialize<'de> for AnalyzerConfig {
     }
 }
 
+/// A config a campaign stored before `[researcher]` and `[analyzer]` had per-kind settings
+/// carries every key of both kinds, and the keys of the unused kind did nothing: they are
+/// dropped, so such a campaign resumes and reruns as it ran. The one that did act, a `mutate`
+/// researcher's `llm` serving as the analyzer's and judge's model, moves to where they name it.
+pub(super) fn upgrade_stored(config: &mut toml::Table) {
+    let kind_of = |section: Option<&toml::Value>, default: &str| {
+        section.and_then(|s| s.get("kind")).and_then(toml::Value::as_str).unwrap_or(default).to_owned()
+    };
+    let researcher_kind = kind_of(config.get("researcher"), "mutate");
+    let analyzer_kind = kind_of(config.get("analyzer"), "stats");
+    let mut shared_llm = None;
+    if let Some(toml::Value::Table(researcher)) = config.get_mut("researcher") {
+        if researcher_kind == "llm" {
+            for key in ["crossover_rate", "max_relative_step", "integer_weight"] {
+                researcher.remove(key);
+            }
+        } else {
+            researcher.remove("mode");
+            shared_llm = researcher.remove("llm");
+        }
+    }
+    if let Some(toml::Value::Table(analyzer)) = config.get_mut("analyzer") {
+        if analyzer_kind == "llm" {
+            if let Some(llm) = shared_llm.as_ref().filter(|_| !analyzer.contains_key("llm")) {
+                analyzer.insert("llm".into(), llm.clone());
+            }
+        } else {
+            analyzer.remove("llm");
+        }
+    }
+    if let (Some(llm), Some(toml::Value::Table(judge))) = (shared_llm, config.get_mut("judge"))
+        && !judge.contains_key("llm")
+    {
+        judge.insert("llm".into(), llm);
+    }
+}
+
 pub(super) fn researcher_section<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<ResearcherConfig, D::Error> {
@@ -194,6 +231,39 @@ mod tests {
         assert!(err.contains("`llm`") && err.contains("kind `llm`"), "{err}");
         let err = CampaignConfig::from_toml("[researcher]\nkind = \"gpt\"\n").unwrap_err();
         assert!(err.contains("gpt"), "{err}");
+    }
+
+    /// `[researcher]` and `[analyzer]` as the config a campaign stored before per-kind settings
+    /// (copied from such a run's `campaign` table).
+    const STORED_LLM: &str = "[researcher]\nkind = \"llm\"\nmode = \"full\"\ncrossover_rate = 0.3\nmax_relative_step = 0.3\n\
+        integer_weight = 0.1\n\n[researcher.llm]\nbase_url = \"http://127.0.0.1:18431/v1\"\nmodel = \"fake\"\n\
+        max_tokens_field = \"max_tokens\"\nsend_seed = true\ntimeout_s = 600.0\nmax_retries = 0\n\
+        backoff_initial_s = 1.0\nbackoff_max_s = 60.0\n\n[analyzer]\nenabled = true\nkind = \"llm\"\n";
+    const STORED_MUTATE: &str = "[researcher]\nkind = \"mutate\"\nmode = \"diff\"\ncrossover_rate = 0.0\n\
+        max_relative_step = 0.3\ninteger_weight = 0.1\n\n[researcher.llm]\nbase_url = \"http://127.0.0.1:1/v1\"\n\
+        model = \"m\"\n\n[analyzer]\nenabled = true\nkind = \"llm\"\n\n[judge]\nenabled = true\nratio = 0.1\n";
+
+    #[test]
+    fn a_config_stored_before_per_kind_settings_still_loads_as_it_ran() {
+        assert!(CampaignConfig::from_toml(STORED_LLM).is_err(), "a user's file is held to the per-kind rule");
+        let c = CampaignConfig::from_stored_toml(STORED_LLM).unwrap();
+        let ResearcherConfig::Llm(settings) = &c.researcher else { panic!("{:?}", c.researcher) };
+        assert_eq!((settings.mode, settings.llm.model.as_str()), (ProgramMode::Full, "fake"));
+        assert_eq!(c.analyzer.kind, AnalyzerKind::Llm { llm: None });
+        assert!(c.validate().is_ok());
+
+        let c = CampaignConfig::from_stored_toml(STORED_MUTATE).unwrap();
+        assert_eq!(
+            c.researcher,
+            ResearcherConfig::Mutate(MutateSettings { crossover_rate: 0.0, ..Default::default() })
+        );
+        // The mutate researcher's endpoint served the analyzer and the judge: it still does.
+        assert_eq!(c.analyzer.llm().map(|e| e.model.as_str()), Some("m"));
+        assert_eq!(c.judge.llm.as_ref().map(|e| e.model.as_str()), Some("m"));
+        assert!(c.validate().is_ok());
+        // A config stored now loads unchanged.
+        let now = CampaignConfig::from_toml("[researcher]\ncrossover_rate = 0.5\n").unwrap();
+        assert_eq!(CampaignConfig::from_stored_toml(&now.to_toml()).unwrap(), now);
     }
 
     #[test]
