@@ -4,8 +4,6 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::llm::CallKey;
-
 /// Independent random streams of one round.
 #[derive(Debug, Clone, Copy)]
 pub enum Stream {
@@ -21,11 +19,12 @@ pub fn round_rng(seed: u64, round: u64, stream: Stream) -> ChaCha8Rng {
     rng
 }
 
-/// The request seed of a model call: a function of the campaign seed and the call's key, so
-/// calls do not consume the round's random streams.
-pub fn call_seed(campaign_seed: u64, key: CallKey) -> u64 {
-    let mut x = campaign_seed ^ key.round.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(key.seq) << 48;
-    for b in key.role.as_str().bytes() {
+/// The request seed of a model call: a function of the campaign seed and the call's key (its
+/// round, role name and number among the role's calls), so calls do not consume the round's
+/// random streams.
+pub fn call_seed(campaign_seed: u64, round: u64, role: &str, seq: u32) -> u64 {
+    let mut x = campaign_seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(seq) << 48;
+    for b in role.bytes() {
         x = (x ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
     }
     // splitmix64 finaliser

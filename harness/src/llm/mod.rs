@@ -12,8 +12,9 @@ mod http;
 mod model;
 mod replay;
 pub mod reply;
+mod role;
 
-pub use call_log::{CallLog, CallRole};
+pub use call_log::CallLog;
 pub use client::{ChatClient, ChatOutcome, Message, Reply, Role, Usage};
 pub use embeddings::{EmbeddingClient, EmbeddingOutcome, cosine};
 pub use endpoint::{Endpoint, EndpointError, MaxTokensField, Price};
@@ -21,6 +22,7 @@ pub use error::LlmError;
 pub use http::{Attempt, Outcome, Sleeper, ThreadSleeper};
 pub use model::{CallKey, ChatModel, ChatResult, EmbedModel, EmbedResult, Exchange, ReplayError};
 pub use replay::Replay;
+pub use role::CallRole;
 
 #[cfg(test)]
 #[path = "../../../tests/support/fake_llm.rs"]

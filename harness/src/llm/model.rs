@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::call_log::CallRole;
 use super::client::{ChatClient, Message, Reply, Usage};
 use super::embeddings::EmbeddingClient;
 use super::error::clip;
 use super::http::{Attempt, Outcome};
+use super::role::CallRole;
 
 /// Raw replies of failed attempts are kept up to this size in the attempt log.
 const ATTEMPT_REPLY_BYTES: usize = 4_096;
