@@ -2,6 +2,7 @@
 //! campaign is skipped and an interrupted one resumed, so the same command can be run again
 //! until the matrix is complete.
 
+use asi_evolve_store::meta;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -145,7 +146,7 @@ pub fn run(
 fn run_cell(base: &CampaignConfig, arm: Arm, seed: u64, dir: &Path, bin: &Path) -> CellOutcome {
     if dir.join(DB_FILE).is_file() {
         let finished =
-            Database::open_read_only(&dir.join(DB_FILE)).and_then(|db| db.meta("finished_at")).map(|f| f.is_some());
+            Database::open_read_only(&dir.join(DB_FILE)).and_then(|db| db.meta(meta::FINISHED_AT)).map(|f| f.is_some());
         return match finished {
             Ok(true) => CellOutcome::Skipped,
             Ok(false) => match Campaign::resume(dir, bin.to_owned(), None).and_then(Campaign::run) {

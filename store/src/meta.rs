@@ -37,6 +37,8 @@ pub const HARNESS_VERSION: &str = "harness_version";
 pub const GIT_REVISION: &str = "git_revision";
 /// Manifest.
 pub const EVALUATOR_CONFINEMENT: &str = "evaluator_confinement";
+/// Each interpreter an evaluator command names, resolved once per campaign, with its version.
+pub const INTERPRETERS: &str = "interpreters";
 pub const STARTED_AT: &str = "started_at";
 pub const RESUMED_AT: &str = "resumed_at";
 /// Set once the campaign ends; a run without it is still running or was stopped.

@@ -1,6 +1,7 @@
 //! The driving loop: rebuild the state a previous controller left, dispatch rounds to workers as
 //! their horizon becomes available, and commit results in round order.
 
+use asi_evolve_store::meta;
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -57,7 +58,7 @@ impl Campaign {
     /// controller committed) to its last round.
     pub fn run(mut self) -> Result<Summary, CampaignError> {
         let started = Instant::now();
-        self.db.set_meta("status", "running")?;
+        self.db.set_meta(meta::STATUS, "running")?;
         let mut ledger = Ledger { nodes: self.db.nodes()?, tracker: Tracker::default() };
         let stored = self.db.exchanges()?;
         for node in &ledger.nodes {
@@ -72,7 +73,8 @@ impl Campaign {
                 Replay::new("this campaign".into(), stored.iter().filter(|e| e.round == 0).cloned().collect());
             let source: &dyn EmbedModel = if ledger.nodes.is_empty() { model.as_ref() } else { &recorded };
             if let Some(problem) = base.embed_items(source, &mut seed_calls)? {
-                self.db.set_meta("cognition_retrieval", &format!("bm25 (embedding the items failed: {problem})"))?;
+                self.db
+                    .set_meta(meta::COGNITION_RETRIEVAL, &format!("bm25 (embedding the items failed: {problem})"))?;
             }
         }
         if ledger.nodes.is_empty() {
@@ -116,10 +118,10 @@ impl Campaign {
         progress.finish_and_clear();
         let stop_reason = result?;
         if let Some(reason) = &stop_reason {
-            self.db.set_meta("stop_reason", reason)?;
+            self.db.set_meta(meta::STOP_REASON, reason)?;
         }
-        self.db.set_meta("status", if stop_reason.is_some() { "stopped" } else { "finished" })?;
-        self.db.set_meta("finished_at", &chrono::Utc::now().to_rfc3339())?;
+        self.db.set_meta(meta::STATUS, if stop_reason.is_some() { "stopped" } else { "finished" })?;
+        self.db.set_meta(meta::FINISHED_AT, &chrono::Utc::now().to_rfc3339())?;
         let Ledger { nodes, tracker } = ledger;
         Ok(Summary {
             run_dir: self.roles.run_dir.clone(),

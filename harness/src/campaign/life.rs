@@ -1,6 +1,7 @@
 //! A campaign's life before its rounds: creating a run directory, or reopening one to resume,
 //! and wiring the roles from the config.
 
+use asi_evolve_store::meta;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -49,7 +50,7 @@ impl Campaign {
             let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
             campaign.db.set_meta(key, &text)?;
         }
-        campaign.db.set_meta("started_at", &chrono::Utc::now().to_rfc3339())?;
+        campaign.db.set_meta(meta::STARTED_AT, &chrono::Utc::now().to_rfc3339())?;
         campaign.db = campaign.db.publish()?;
         Ok(campaign)
     }
@@ -65,7 +66,7 @@ impl Campaign {
             run_dir.canonicalize().map_err(|source| CampaignError::RunDir { path: run_dir.to_owned(), source })?;
         // Looked at read-only first, so a folder that is not a campaign is left as it was.
         let db = open_campaign_read_only(&run_dir)?;
-        let text = db.meta("config")?.ok_or_else(|| CampaignError::NotACampaign(run_dir.clone()))?;
+        let text = db.meta(meta::CONFIG)?.ok_or_else(|| CampaignError::NotACampaign(run_dir.clone()))?;
         let lock = RunLock::acquire(&run_dir)?;
         let mut config = CampaignConfig::from_stored_toml(&text)
             .map_err(|message| ConfigError::Parse { path: run_dir.join(DB_FILE), message })?;
@@ -74,19 +75,19 @@ impl Campaign {
             config.workers = w;
         }
         config.validate()?;
-        let suite_dir = db.meta("suite_dir")?.map(PathBuf::from);
+        let suite_dir = db.meta(meta::SUITE_DIR)?.map(PathBuf::from);
         let suite = match suite_dir.filter(|d| d.is_dir()) {
             Some(dir) => Suite::load(&dir)?,
             None => Suite::resolve(&config.suite)?,
         };
-        let recorded = db.meta("suite_hash")?.unwrap_or_default();
+        let recorded = db.meta(meta::SUITE_HASH)?.unwrap_or_default();
         let now = suite.content_hash()?;
         if recorded != now {
             return Err(CampaignError::SuiteChanged { suite: suite.dir.clone(), recorded, now });
         }
         drop(db);
         let campaign = Self::assemble(config, suite, run_dir, bin, lock, Database::open)?;
-        campaign.db.set_meta("resumed_at", &chrono::Utc::now().to_rfc3339())?;
+        campaign.db.set_meta(meta::RESUMED_AT, &chrono::Utc::now().to_rfc3339())?;
         Ok(campaign)
     }
 
@@ -140,26 +141,26 @@ impl Campaign {
         let suite = self.roles.engineer.suite();
         let mut m = toml::Table::new();
         let mut put = |k: &str, v: String| m.insert(k.into(), toml::Value::String(v));
-        put("config", self.config.to_toml());
-        put("seed", self.config.seed.to_string());
-        put("arm", self.config.arm_label());
-        put("suite", suite.name.clone());
-        put("suite_dir", suite.dir.display().to_string());
-        put("suite_hash", suite.content_hash()?);
-        put("evaluator", suite.evaluator.describe());
-        put("suite_layout", suite.layout.as_str().into());
-        put("candidate_file", suite.candidate_file.clone());
+        put(meta::CONFIG, self.config.to_toml());
+        put(meta::SEED, self.config.seed.to_string());
+        put(meta::ARM, self.config.arm_label());
+        put(meta::SUITE, suite.name.clone());
+        put(meta::SUITE_DIR, suite.dir.display().to_string());
+        put(meta::SUITE_HASH, suite.content_hash()?);
+        put(meta::EVALUATOR, suite.evaluator.describe());
+        put(meta::SUITE_LAYOUT, suite.layout.as_str().into());
+        put(meta::CANDIDATE_FILE, suite.candidate_file.clone());
         if let Some(metric) = self.config.report.primary_metric.clone().or_else(|| suite.primary_metric.clone()) {
-            put("primary_metric", metric);
+            put(meta::PRIMARY_METRIC, metric);
         }
-        put("baselines", self.config.report.baselines.clone().unwrap_or_else(|| suite.name.clone()));
-        put("interpreters", self.roles.engineer.describe_interpreters());
-        put("researcher", self.roles.researcher.describe());
-        put("analyzer", self.roles.analyzer.as_ref().map_or("off".into(), |a| a.id()));
-        put("sampler", self.config.sampler.kind().as_str().into());
-        put("harness_version", env!("CARGO_PKG_VERSION").into());
-        put("git_revision", env!("ASI_EVOLVE_GIT_REVISION").into());
-        put("evaluator_confinement", crate::engineer::confine::status().describe());
+        put(meta::BASELINES, self.config.report.baselines.clone().unwrap_or_else(|| suite.name.clone()));
+        put(meta::INTERPRETERS, self.roles.engineer.describe_interpreters());
+        put(meta::RESEARCHER, self.roles.researcher.describe());
+        put(meta::ANALYZER, self.roles.analyzer.as_ref().map_or("off".into(), |a| a.id()));
+        put(meta::SAMPLER, self.config.sampler.kind().as_str().into());
+        put(meta::HARNESS_VERSION, env!("CARGO_PKG_VERSION").into());
+        put(meta::GIT_REVISION, env!("ASI_EVOLVE_GIT_REVISION").into());
+        put(meta::EVALUATOR_CONFINEMENT, crate::engineer::confine::status().describe());
         Ok(m)
     }
 

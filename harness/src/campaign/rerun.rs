@@ -1,5 +1,6 @@
 //! Rerunning a recorded campaign from its stored config, seed and model replies.
 
+use asi_evolve_store::meta;
 use std::path::{Path, PathBuf};
 
 use super::life::open_campaign_read_only;
@@ -26,13 +27,13 @@ pub enum Comparison {
 /// its own recording, and compares the node tables.
 pub fn rerun(original: &Path, out: PathBuf, bin: PathBuf) -> Result<(Summary, Comparison), CampaignError> {
     let db = open_campaign_read_only(original)?;
-    let text = db.meta("config")?.ok_or_else(|| CampaignError::NotACampaign(original.to_owned()))?;
+    let text = db.meta(meta::CONFIG)?.ok_or_else(|| CampaignError::NotACampaign(original.to_owned()))?;
     // A campaign still being run by its controller is not rerun (and not resumed meanwhile).
     let _original_lock = RunLock::acquire(original)?;
     let mut config = CampaignConfig::from_stored_toml(&text)
         .map_err(|message| ConfigError::Parse { path: original.join(DB_FILE), message })?;
-    let recorded_hash = db.meta("suite_hash")?.unwrap_or_default();
-    if let Some(dir) = db.meta("suite_dir")?.map(PathBuf::from).filter(|d| d.is_dir()) {
+    let recorded_hash = db.meta(meta::SUITE_HASH)?.unwrap_or_default();
+    if let Some(dir) = db.meta(meta::SUITE_DIR)?.map(PathBuf::from).filter(|d| d.is_dir()) {
         config.suite = dir.display().to_string();
     }
     config.out = Some(out);
