@@ -40,7 +40,7 @@ fn plural(n: usize) -> String {
 
 /// The plain-text table: name, suite, recorded, measured, delta, status, reason. No borders,
 /// each row starting with the design's name, so it reads well in a CI log and greps.
-pub fn table(reports: &[Report]) -> Table {
+pub fn table(reports: &[Report]) -> String {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Disabled)
@@ -62,7 +62,8 @@ pub fn table(reports: &[Report]) -> Table {
             column.set_cell_alignment(CellAlignment::Left);
         }
     }
-    t
+    // comfy-table pads every cell to its column's width; a log line ends at its last word.
+    t.to_string().lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
 }
 
 /// JUnit XML: one test suite, one test case per design, a `<failure>` for each failing one
@@ -147,8 +148,9 @@ mod tests {
         }
         assert!(matches!(suite.test_cases[0].status, TestCaseStatus::Success { .. }));
 
-        let text = table(&reports).to_string();
+        let text = table(&reports);
         let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.iter().all(|l| !l.ends_with(' ')), "trailing whitespace:\n{text}");
         assert!(lines[0].starts_with("name ") && lines[0].contains("reason"), "{text}");
         assert!(lines.iter().any(|l| l.starts_with("good ") && l.contains(" PASS ")), "{text}");
         assert!(
