@@ -7,30 +7,30 @@ use std::process::{Command, Output};
 
 use rusqlite::Connection;
 
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_asi-evolve"))
 }
 
 /// Runs `asi-evolve ARGS` from the workspace root, so `suites/` resolves as for a user there.
-pub fn asi_evolve(args: &[&str]) -> Output {
+pub(crate) fn asi_evolve(args: &[&str]) -> Output {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     Command::new(bin()).args(args).current_dir(root).output().expect("the asi-evolve binary runs")
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-pub fn assert_ok(o: &Output) {
+pub(crate) fn assert_ok(o: &Output) {
     assert!(o.status.success(), "asi-evolve failed\nstdout:\n{}\nstderr:\n{}", stdout(o), stderr(o));
 }
 
 /// Every node column except the wall-clock ones, one string per node, in round order.
-pub fn node_table(run_dir: &Path) -> Vec<String> {
+pub(crate) fn node_table(run_dir: &Path) -> Vec<String> {
     let conn = Connection::open(run_dir.join("campaign.db")).unwrap();
     let columns: Vec<String> = conn
         .prepare("SELECT name FROM pragma_table_info('nodes')")
@@ -51,7 +51,7 @@ pub fn node_table(run_dir: &Path) -> Vec<String> {
 }
 
 /// Writes a tiny suite whose evaluator is the given bash script body.
-pub fn script_suite(dir: &Path, evaluator: &str, timeout_s: f64) -> PathBuf {
+pub(crate) fn script_suite(dir: &Path, evaluator: &str, timeout_s: f64) -> PathBuf {
     let suite = dir.join("suite");
     std::fs::create_dir_all(&suite).unwrap();
     std::fs::write(

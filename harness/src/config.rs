@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::llm::{Endpoint, EndpointError};
 
-pub mod executor;
+pub(crate) mod executor;
 mod retrieval;
 mod roles;
 pub use retrieval::RetrievalConfig;

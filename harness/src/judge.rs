@@ -9,20 +9,20 @@ use crate::llm::reply::{extract_tag, strip_thinking};
 use crate::llm::{CallLog, CallRole, ChatModel, Message, ReplayError};
 use crate::prompts::Templates;
 
-pub struct Judge {
+pub(crate) struct Judge {
     model: Arc<dyn ChatModel>,
     templates: Templates,
     ratio: f64,
 }
 
 impl Judge {
-    pub fn new(model: Arc<dyn ChatModel>, templates: Templates, ratio: f64) -> Self {
+    pub(crate) fn new(model: Arc<dyn ChatModel>, templates: Templates, ratio: f64) -> Self {
         Self { model, templates, ratio }
     }
 
     /// Blends the judge's score into a valid evaluation; an unusable judgement leaves the score
     /// as the evaluator gave it and says why in the feedback.
-    pub fn judge(
+    pub(crate) fn judge(
         &self,
         task: &str,
         code: &str,

@@ -5,23 +5,23 @@
 //! `asi-evolve-store` crate's, which the reports read by.
 
 pub mod ablation;
-pub mod analyzer;
+pub(crate) mod analyzer;
 pub mod campaign;
 pub mod cognition;
 pub mod config;
 pub mod config_layers;
 pub mod database;
-pub mod edit;
+pub(crate) mod edit;
 pub mod engineer;
-pub mod judge;
-pub mod llm;
+pub(crate) mod judge;
+pub(crate) mod llm;
 pub mod node;
-pub mod novelty;
-pub mod preflight;
-pub mod prompts;
-pub mod researcher;
-pub mod run_lock;
+pub(crate) mod novelty;
+pub(crate) mod preflight;
+pub(crate) mod prompts;
+pub(crate) mod researcher;
+pub(crate) mod run_lock;
 pub mod sampler;
-pub mod seeds;
+pub(crate) mod seeds;
 pub mod suite;
 pub mod verify;

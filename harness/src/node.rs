@@ -52,9 +52,4 @@ impl Node {
     pub fn is_valid(&self) -> bool {
         self.status == Status::Valid && self.score.is_some_and(f64::is_finite)
     }
-
-    /// The parent this node's program was derived from, if any.
-    pub fn primary_parent(&self) -> Option<NodeId> {
-        self.parents.first().copied()
-    }
 }

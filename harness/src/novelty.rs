@@ -16,7 +16,7 @@ use crate::node::{Node, NodeId};
 
 /// Programs that differ only in trailing whitespace, blank lines or whole-line `#` comments are
 /// the same program.
-pub fn normalise(code: &str) -> String {
+pub(crate) fn normalise(code: &str) -> String {
     code.lines()
         .map(str::trim_end)
         .filter(|l| !l.is_empty() && !l.trim_start().starts_with('#'))
@@ -33,12 +33,12 @@ fn fingerprint(code: &str) -> u64 {
 /// Every stored program's fingerprint with the first node that had it. Written by the
 /// controller as nodes are committed, read by the workers.
 #[derive(Default)]
-pub struct NoveltyIndex {
+pub(crate) struct NoveltyIndex {
     first: RwLock<HashMap<u64, NodeId>>,
 }
 
 impl NoveltyIndex {
-    pub fn insert(&self, node: &Node) {
+    pub(crate) fn insert(&self, node: &Node) {
         if node.code.is_empty() {
             return;
         }
@@ -46,7 +46,13 @@ impl NoveltyIndex {
     }
 
     /// Why `code` is not new for a round whose horizon is `horizon`, if it is not.
-    pub fn duplicate(&self, code: &str, horizon: u64, parents: &[Node], similarity: Option<f64>) -> Option<String> {
+    pub(crate) fn duplicate(
+        &self,
+        code: &str,
+        horizon: u64,
+        parents: &[Node],
+        similarity: Option<f64>,
+    ) -> Option<String> {
         if let Some(&id) = self.first.read().expect("no writer panics").get(&fingerprint(code))
             && id <= horizon
         {

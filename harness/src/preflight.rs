@@ -19,14 +19,14 @@ pub struct SeedMarkersError {
 }
 
 /// Refuses a seed whose markers do not pair up.
-pub fn check_seed_markers(suite: &Suite) -> Result<(), SeedMarkersError> {
+pub(crate) fn check_seed_markers(suite: &Suite) -> Result<(), SeedMarkersError> {
     evolve_block::evolvable_regions(&suite.seed_program)
         .map(drop)
         .map_err(|source| SeedMarkersError { suite: suite.name.clone(), source })
 }
 
 /// Conditions a campaign runs under that the user should hear about.
-pub fn warnings(suite: &Suite, config: &CampaignConfig) -> Vec<String> {
+pub(crate) fn warnings(suite: &Suite, config: &CampaignConfig) -> Vec<String> {
     let mut warnings = Vec::new();
     if let CognitionSource::Folder(dir) = &suite.cognition
         && config.cognition.enabled

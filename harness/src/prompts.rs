@@ -22,13 +22,13 @@ const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Templates {
+pub(crate) struct Templates {
     templates: Vec<(&'static str, String)>,
 }
 
 impl Templates {
     /// The defaults, each replaced by `<suite_dir>/prompts/<name>.md` where that file exists.
-    pub fn load(suite_dir: &Path) -> Result<Self, PromptError> {
+    pub(crate) fn load(suite_dir: &Path) -> Result<Self, PromptError> {
         let mut templates = Vec::with_capacity(DEFAULTS.len());
         for (name, default) in DEFAULTS {
             let path = suite_dir.join("prompts").join(format!("{name}.md"));
@@ -43,12 +43,13 @@ impl Templates {
         Ok(Self { templates })
     }
 
-    pub fn defaults() -> Self {
+    #[cfg(test)]
+    pub(crate) fn defaults() -> Self {
         Self { templates: DEFAULTS.iter().map(|(n, t)| (*n, (*t).to_owned())).collect() }
     }
 
     /// The named template with its placeholders filled; unknown placeholders stay as written.
-    pub fn render(&self, name: &str, values: &[(&str, &str)]) -> String {
+    pub(crate) fn render(&self, name: &str, values: &[(&str, &str)]) -> String {
         let template = self
             .templates
             .iter()

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-pub const LOCK_FILE: &str = "controller.lock";
+pub(crate) const LOCK_FILE: &str = "controller.lock";
 
 #[derive(Debug, Error)]
 pub enum RunLockError {
@@ -26,13 +26,13 @@ pub enum RunLockError {
 
 /// Held for as long as this value lives.
 #[derive(Debug)]
-pub struct RunLock {
+pub(crate) struct RunLock {
     _file: File,
 }
 
 impl RunLock {
     /// Takes the lock of `run_dir` (which must exist) without waiting.
-    pub fn acquire(run_dir: &Path) -> Result<Self, RunLockError> {
+    pub(crate) fn acquire(run_dir: &Path) -> Result<Self, RunLockError> {
         let io = |source| RunLockError::Io { dir: run_dir.to_owned(), source };
         let mut file = OpenOptions::new()
             .read(true)

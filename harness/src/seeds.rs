@@ -6,14 +6,14 @@ use rand_chacha::ChaCha8Rng;
 
 /// Independent random streams of one round.
 #[derive(Debug, Clone, Copy)]
-pub enum Stream {
+pub(crate) enum Stream {
     Sampler = 1,
     Researcher = 2,
     Evaluator = 3,
 }
 
 /// The generator of one round's stream.
-pub fn round_rng(seed: u64, round: u64, stream: Stream) -> ChaCha8Rng {
+pub(crate) fn round_rng(seed: u64, round: u64, stream: Stream) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(round.wrapping_mul(16).wrapping_add(stream as u64));
     rng
@@ -22,7 +22,7 @@ pub fn round_rng(seed: u64, round: u64, stream: Stream) -> ChaCha8Rng {
 /// The request seed of a model call: a function of the campaign seed and the call's key (its
 /// round, role name and number among the role's calls), so calls do not consume the round's
 /// random streams.
-pub fn call_seed(campaign_seed: u64, round: u64, role: &str, seq: u32) -> u64 {
+pub(crate) fn call_seed(campaign_seed: u64, round: u64, role: &str, seq: u32) -> u64 {
     let mut x = campaign_seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(seq) << 48;
     for b in role.bytes() {
         x = (x ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);

@@ -9,7 +9,7 @@ pub mod cognition_items;
 mod native;
 mod openevolve;
 mod peer_yaml;
-pub mod pyliterals;
+pub(crate) mod pyliterals;
 mod shinka;
 mod workspace;
 

@@ -24,7 +24,7 @@ const POLL: Duration = Duration::from_millis(10);
 
 /// A request as the server received it.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: String,
     pub path: String,
     /// In arrival order; names as sent.
@@ -35,18 +35,18 @@ pub struct Request {
 
 impl Request {
     /// The first header called `name`, ignoring case.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The content of the last `user` message of a chat request.
-    pub fn last_user_message(&self) -> Option<&str> {
+    pub(crate) fn last_user_message(&self) -> Option<&str> {
         let messages = self.body.get("messages")?.as_array()?;
         messages.iter().rev().find(|m| m["role"] == "user").and_then(|m| m["content"].as_str())
     }
 
     /// The `input` texts of an embeddings request (a single string counts as one).
-    pub fn embedding_inputs(&self) -> Vec<String> {
+    pub(crate) fn embedding_inputs(&self) -> Vec<String> {
         match &self.body["input"] {
             Value::String(text) => vec![text.clone()],
             Value::Array(items) => items.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect(),
@@ -57,7 +57,7 @@ impl Request {
 
 /// What the server does with one request.
 #[derive(Debug, Clone)]
-pub enum Response {
+pub(crate) enum Response {
     /// 200 with a proper `chat.completion` body.
     Chat { content: String, prompt_tokens: u64, completion_tokens: u64 },
     /// 200 with an embeddings list. The items are listed in reverse `index` order, so a client
@@ -75,19 +75,19 @@ pub enum Response {
 
 impl Response {
     /// A chat reply with small fixed token counts.
-    pub fn chat(content: impl Into<String>) -> Self {
+    pub(crate) fn chat(content: impl Into<String>) -> Self {
         Self::Chat { content: content.into(), prompt_tokens: 11, completion_tokens: 7 }
     }
 
     /// A status with an OpenAI-style error body.
-    pub fn status(code: u16, message: &str) -> Self {
+    pub(crate) fn status(code: u16, message: &str) -> Self {
         Self::Status { code, retry_after: None, body: json!({ "error": { "message": message } }).to_string() }
     }
 }
 
 type Responder = dyn Fn(&Request) -> Response + Send + Sync;
 
-pub struct FakeLlm {
+pub(crate) struct FakeLlm {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<Request>>>,
     stop: Arc<AtomicBool>,
@@ -97,7 +97,7 @@ pub struct FakeLlm {
 
 impl FakeLlm {
     /// Listens on 127.0.0.1 at a free port; `responder` answers every request.
-    pub fn start(responder: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Self {
+    pub(crate) fn start(responder: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port for the fake LLM");
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let addr = listener.local_addr().expect("the listener's address");
@@ -113,13 +113,13 @@ impl FakeLlm {
     }
 
     /// Answers with `script` in order, then with `then` for every later request.
-    pub fn scripted(script: Vec<Response>, then: Response) -> Self {
+    pub(crate) fn scripted(script: Vec<Response>, then: Response) -> Self {
         let script = Mutex::new(VecDeque::from(script));
         Self::start(move |_| lock(&script).pop_front().unwrap_or_else(|| then.clone()))
     }
 
     /// Answers `/embeddings` with `fake_embedding(input, dim)` for each input, anything else 404.
-    pub fn embeddings(dim: usize) -> Self {
+    pub(crate) fn embeddings(dim: usize) -> Self {
         Self::start(move |request| {
             if request.path.ends_with("/embeddings") {
                 Response::Embeddings(request.embedding_inputs().iter().map(|t| fake_embedding(t, dim)).collect())
@@ -130,12 +130,12 @@ impl FakeLlm {
     }
 
     /// `http://127.0.0.1:<port>/v1`.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
     }
 
     /// Every request received so far, in arrival order.
-    pub fn requests(&self) -> Vec<Request> {
+    pub(crate) fn requests(&self) -> Vec<Request> {
         lock(&self.requests).clone()
     }
 }
@@ -154,7 +154,7 @@ impl Drop for FakeLlm {
 
 /// A deterministic bag-of-words embedding: each lowercase alphanumeric word adds 1 to a bucket
 /// chosen by its FNV-1a hash; the vector is L2-normalised. Texts sharing words are similar.
-pub fn fake_embedding(text: &str, dim: usize) -> Vec<f32> {
+pub(crate) fn fake_embedding(text: &str, dim: usize) -> Vec<f32> {
     let mut vector = vec![0.0f32; dim];
     if dim == 0 {
         return vector;

@@ -15,14 +15,14 @@ use crate::prompts::Templates;
 /// Output tails and diffs are clipped to this many characters in the prompt.
 const SECTION_CHARS: usize = 3_000;
 
-pub struct LlmAnalyzer {
+pub(crate) struct LlmAnalyzer {
     model: Arc<dyn ChatModel>,
     model_name: String,
     templates: Templates,
 }
 
 impl LlmAnalyzer {
-    pub fn new(config: &CampaignConfig, model: Arc<dyn ChatModel>, templates: Templates) -> Self {
+    pub(crate) fn new(config: &CampaignConfig, model: Arc<dyn ChatModel>, templates: Templates) -> Self {
         let endpoint = config.analyzer.llm().or(config.researcher.llm());
         let model_name = endpoint.map_or_else(|| "unknown".into(), |e| e.model.clone());
         Self { model, model_name, templates }

@@ -4,8 +4,8 @@
 mod llm;
 mod stats;
 
-pub use llm::LlmAnalyzer;
-pub use stats::Stats;
+pub(crate) use llm::LlmAnalyzer;
+pub(crate) use stats::Stats;
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use crate::llm::{CallLog, ChatModel, ReplayError};
 use crate::node::Node;
 use crate::prompts::Templates;
 
-pub struct AnalysisInput<'a> {
+pub(crate) struct AnalysisInput<'a> {
     pub round: u64,
     pub name: &'a str,
     pub code: &'a str,
@@ -28,7 +28,7 @@ pub struct AnalysisInput<'a> {
     pub best_lesson: Option<&'a str>,
 }
 
-pub trait Analyzer: Send + Sync {
+pub(crate) trait Analyzer: Send + Sync {
     fn id(&self) -> String;
     /// The lesson. Model calls go through the round's `calls`; only a replay that cannot answer
     /// is an error, and it stops the campaign.
@@ -37,7 +37,7 @@ pub trait Analyzer: Send + Sync {
 
 /// `None` when the analyzer is switched off (the no-analyzer ablation). `model` is the
 /// analyzer's model for `kind = "llm"`.
-pub fn build(
+pub(crate) fn build(
     config: &CampaignConfig,
     model: Option<Arc<dyn ChatModel>>,
     templates: Templates,

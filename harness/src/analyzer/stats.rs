@@ -9,7 +9,7 @@ use crate::node::Status;
 /// Feedback quoted in a lesson is clipped to this many characters.
 const FEEDBACK_CHARS: usize = 400;
 
-pub struct Stats;
+pub(crate) struct Stats;
 
 impl Analyzer for Stats {
     fn id(&self) -> String {
@@ -22,7 +22,7 @@ impl Analyzer for Stats {
 }
 
 impl Stats {
-    pub fn lesson(&self, input: &AnalysisInput<'_>) -> String {
+    pub(crate) fn lesson(&self, input: &AnalysisInput<'_>) -> String {
         let e = input.evaluation;
         let parent = input.parent.map(|p| (p.id, p.score));
         let mut lesson = match (e.status, e.score) {

@@ -13,7 +13,7 @@ use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite}
 /// The JUnit test suite name.
 const JUNIT_SUITE: &str = "asi-evolve verify";
 
-pub fn run(designs_file: &Path, junit_path: Option<&Path>) -> Result<ExitCode> {
+pub(crate) fn run(designs_file: &Path, junit_path: Option<&Path>) -> Result<ExitCode> {
     let designs = Designs::from_file(designs_file)?;
     let bin = std::env::current_exe().context("cannot locate the asi-evolve executable")?;
     let (reports, root) = verify::verify_all(&designs, &bin)?;
@@ -40,7 +40,7 @@ fn plural(n: usize) -> String {
 
 /// The plain-text table: name, suite, recorded, measured, delta, status, reason. No borders,
 /// each row starting with the design's name, so it reads well in a CI log and greps.
-pub fn table(reports: &[Report]) -> String {
+pub(crate) fn table(reports: &[Report]) -> String {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Disabled)
@@ -68,7 +68,7 @@ pub fn table(reports: &[Report]) -> String {
 
 /// JUnit XML: one test suite, one test case per design, a `<failure>` for each failing one
 /// carrying everything needed to act on it.
-pub fn junit(reports: &[Report], designs_file: &Path) -> Result<String> {
+pub(crate) fn junit(reports: &[Report], designs_file: &Path) -> Result<String> {
     let mut suite = TestSuite::new(JUNIT_SUITE);
     suite.add_property(Property::new("designs", designs_file.display().to_string()));
     for r in reports {

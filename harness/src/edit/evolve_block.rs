@@ -5,11 +5,11 @@ use std::ops::Range;
 
 use thiserror::Error;
 
-pub const START: &str = "EVOLVE-BLOCK-START";
-pub const END: &str = "EVOLVE-BLOCK-END";
+pub(crate) const START: &str = "EVOLVE-BLOCK-START";
+pub(crate) const END: &str = "EVOLVE-BLOCK-END";
 
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum BlockError {
+pub(crate) enum BlockError {
     #[error("{START} on line {line} has no matching {END}")]
     Unclosed { line: usize },
     #[error("{END} on line {line} has no matching {START}")]
@@ -19,7 +19,7 @@ pub enum BlockError {
 }
 
 /// Byte ranges of the evolvable regions, in order. The marker lines themselves are outside.
-pub fn evolvable_regions(code: &str) -> Result<Vec<Range<usize>>, BlockError> {
+pub(crate) fn evolvable_regions(code: &str) -> Result<Vec<Range<usize>>, BlockError> {
     let mut regions = Vec::new();
     let mut open: Option<(usize, usize)> = None; // (line number, byte offset after the marker line)
     let mut offset = 0;
@@ -49,7 +49,7 @@ pub fn evolvable_regions(code: &str) -> Result<Vec<Range<usize>>, BlockError> {
 }
 
 /// 1-based line number of a byte offset.
-pub fn line_of(code: &str, offset: usize) -> usize {
+pub(crate) fn line_of(code: &str, offset: usize) -> usize {
     code[..offset].bytes().filter(|&b| b == b'\n').count() + 1
 }
 

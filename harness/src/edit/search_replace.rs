@@ -23,7 +23,7 @@ const DIVIDER: &str = "=======";
 const REPLACE: &str = ">>>>>>> REPLACE";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchReplace {
+pub(crate) struct SearchReplace {
     /// Exact text to find, including the final newline of its last line.
     pub search: String,
     /// Text to put in its place (empty deletes).
@@ -32,7 +32,7 @@ pub struct SearchReplace {
 
 /// Errors name blocks by their 1-based position in the reply.
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum DiffError {
+pub(crate) enum DiffError {
     #[error("SEARCH/REPLACE block {block} is malformed: {reason}")]
     Malformed { block: usize, reason: &'static str },
     #[error("block {block}: the SEARCH part is empty; quote the lines to replace")]
@@ -60,13 +60,13 @@ pub enum DiffError {
 }
 
 /// True when `text` holds at least one SEARCH marker line.
-pub fn has_diff_blocks(text: &str) -> bool {
+pub(crate) fn has_diff_blocks(text: &str) -> bool {
     text.lines().any(|line| line.trim() == SEARCH)
 }
 
 /// The SEARCH/REPLACE blocks of `text`, in order; text between blocks is ignored. CRLF line
 /// endings are read as LF.
-pub fn parse_diff(text: &str) -> Result<Vec<SearchReplace>, DiffError> {
+pub(crate) fn parse_diff(text: &str) -> Result<Vec<SearchReplace>, DiffError> {
     enum State {
         Outside,
         Search(String),
@@ -111,14 +111,18 @@ pub fn parse_diff(text: &str) -> Result<Vec<SearchReplace>, DiffError> {
 }
 
 /// Applies `blocks` to the EVOLVE blocks of `program` (the whole program when it has no markers).
-pub fn apply_diff_to_evolve_blocks(program: &str, blocks: &[SearchReplace]) -> Result<String, DiffError> {
+pub(crate) fn apply_diff_to_evolve_blocks(program: &str, blocks: &[SearchReplace]) -> Result<String, DiffError> {
     let regions = evolve_block::evolvable_regions(program)?;
     apply_diff(program, blocks, &regions)
 }
 
 /// Applies `blocks` in order; each must match exactly once entirely inside one of the
 /// `evolvable` byte ranges of the program as edited so far (ranges move with earlier edits).
-pub fn apply_diff(program: &str, blocks: &[SearchReplace], evolvable: &[Range<usize>]) -> Result<String, DiffError> {
+pub(crate) fn apply_diff(
+    program: &str,
+    blocks: &[SearchReplace],
+    evolvable: &[Range<usize>],
+) -> Result<String, DiffError> {
     let mut program = program.to_owned();
     let mut regions = evolvable.to_vec();
     for (index, SearchReplace { search, replace }) in blocks.iter().enumerate() {

@@ -9,16 +9,16 @@ use super::Evaluation;
 use crate::node::{FailureClass, Status};
 
 /// The largest results file read; a bigger one is a `bad_output` failure.
-pub const MAX_RESULTS_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_RESULTS_BYTES: u64 = 4 * 1024 * 1024;
 /// Feedback kept per evaluation (the head; a marker says how much was cut).
-pub const MAX_FEEDBACK_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_FEEDBACK_BYTES: usize = 64 * 1024;
 /// Metrics an evaluation may report.
-pub const MAX_METRICS: usize = 256;
+pub(crate) const MAX_METRICS: usize = 256;
 /// Bytes of the metrics table as JSON (values may be strings or arrays).
-pub const MAX_METRICS_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_METRICS_BYTES: usize = 256 * 1024;
 
 /// Reads a results file if it exists and is within `MAX_RESULTS_BYTES`.
-pub fn read_results(path: &Path) -> Result<Option<String>, String> {
+pub(crate) fn read_results(path: &Path) -> Result<Option<String>, String> {
     let Ok(file) = std::fs::File::open(path) else { return Ok(None) };
     let mut text = Vec::new();
     file.take(MAX_RESULTS_BYTES + 1).read_to_end(&mut text).map_err(|e| format!("cannot be read: {e}"))?;
@@ -32,7 +32,7 @@ pub fn read_results(path: &Path) -> Result<Option<String>, String> {
 }
 
 /// Applies the feedback and metrics bounds to a classified evaluation.
-pub fn bound(mut e: Evaluation, results_name: &str) -> Evaluation {
+pub(crate) fn bound(mut e: Evaluation, results_name: &str) -> Evaluation {
     let metrics_bytes = serde_json::to_string(&e.metrics).map_or(0, |s| s.len());
     if e.metrics.len() > MAX_METRICS || metrics_bytes > MAX_METRICS_BYTES {
         let reason = format!(
@@ -52,7 +52,7 @@ pub fn bound(mut e: Evaluation, results_name: &str) -> Evaluation {
 }
 
 /// The first `max` bytes of `text` (at a character boundary) and a marker, or `text` itself.
-pub fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
@@ -64,7 +64,7 @@ pub fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Why a proposed program is not evaluated, if it is larger than `max_bytes`.
-pub fn oversized_program(code: &str, max_bytes: usize) -> Option<String> {
+pub(crate) fn oversized_program(code: &str, max_bytes: usize) -> Option<String> {
     (code.len() > max_bytes).then(|| {
         format!(
             "the proposed program is {} bytes, more than engineer.max_program_bytes = {max_bytes}; it was not evaluated",

@@ -10,7 +10,7 @@ use crate::suite::Stage;
 
 /// Where stage `i` (1-based) of `n` writes its results and logs. A one-stage evaluator keeps
 /// the plain names (`results.json`, `stdout.log`, `stderr.log`).
-pub fn stage_files(i: usize, n: usize) -> [String; 3] {
+pub(crate) fn stage_files(i: usize, n: usize) -> [String; 3] {
     if n == 1 {
         [super::RESULTS_FILE.into(), "stdout.log".into(), "stderr.log".into()]
     } else {
@@ -20,7 +20,7 @@ pub fn stage_files(i: usize, n: usize) -> [String; 3] {
 
 /// Runs `run_stage(i, stage)` for i = 1, 2, … until a stage is not valid, scores below its
 /// threshold, or is the last, and combines what ran.
-pub fn run<E>(
+pub(crate) fn run<E>(
     stages: &[Stage],
     mut run_stage: impl FnMut(usize, &Stage) -> Result<Evaluation, E>,
 ) -> Result<Evaluation, E> {

@@ -12,7 +12,7 @@ use crate::node::Status;
 const TAIL_LINES: usize = 3;
 
 /// Adds the output's tails to the reason of an invalid result that came without feedback.
-pub fn rejection(e: &mut Evaluation, workdir: &Path, log_files: &[String], stdout: &str, stderr: &str) {
+pub(super) fn rejection(e: &mut Evaluation, workdir: &Path, log_files: &[String], stdout: &str, stderr: &str) {
     if e.status != Status::Invalid || !e.feedback.trim().is_empty() {
         return;
     }

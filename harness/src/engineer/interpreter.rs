@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 const PROBE: &str = "import platform, sys; print(sys.executable); print(platform.python_version())";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interpreter {
+pub(crate) struct Interpreter {
     /// The word in the suite's command.
     pub requested: String,
     pub path: PathBuf,
@@ -16,14 +16,14 @@ pub struct Interpreter {
 }
 
 /// `python`, `python3`, `python3.12`: names a suite may leave to `PATH`.
-pub fn is_python_name(word: &str) -> bool {
+pub(crate) fn is_python_name(word: &str) -> bool {
     word.strip_prefix("python")
         .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.') && !word.contains('/'))
 }
 
 /// What `requested` runs with `env`'s `PATH`; `None` when it cannot be run or says nothing,
 /// in which case commands keep the bare name (and fail as they would have).
-pub fn resolve(requested: &str, env: &[(String, String)]) -> Option<Interpreter> {
+pub(crate) fn resolve(requested: &str, env: &[(String, String)]) -> Option<Interpreter> {
     let out = Command::new(requested)
         .args(["-c", PROBE])
         .env_clear()

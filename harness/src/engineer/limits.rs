@@ -17,10 +17,10 @@ enum Resource {
 /// The limits to set in the child, each clamped to the current hard limit (an unprivileged
 /// process cannot raise it, and a failed setrlimit would fail the whole spawn).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Prepared(Vec<(Resource, u64, u64)>);
+pub(super) struct Prepared(Vec<(Resource, u64, u64)>);
 
 impl Prepared {
-    pub fn new(limits: &Limits) -> Self {
+    pub(super) fn new(limits: &Limits) -> Self {
         let wanted = [
             (Resource::AddressSpace, limits.address_space_mb.map(|mb| (mb.saturating_mul(MB), mb.saturating_mul(MB)))),
             // SIGXCPU at the soft limit; the hard limit a second later is SIGKILL for a
@@ -43,7 +43,7 @@ impl Prepared {
 
     /// (name, soft, hard) per limit, the name as in `RLIMIT_<name>`, for a process that sets
     /// them itself (a warm fork server's child).
-    pub fn triples(&self) -> impl Iterator<Item = (&'static str, u64, u64)> + '_ {
+    pub(super) fn triples(&self) -> impl Iterator<Item = (&'static str, u64, u64)> + '_ {
         self.0.iter().map(|&(resource, soft, hard)| {
             let name = match resource {
                 Resource::AddressSpace => "AS",
@@ -55,12 +55,12 @@ impl Prepared {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Sets the limits on the calling process. Async-signal-safe: only setrlimit calls.
-    pub fn apply(&self) -> std::io::Result<()> {
+    pub(super) fn apply(&self) -> std::io::Result<()> {
         for &(resource, soft, hard) in &self.0 {
             let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
             // SAFETY: setrlimit reads the struct we pass and changes only this process.
@@ -95,7 +95,7 @@ fn current_hard(resource: Resource) -> u64 {
 }
 
 /// The name of a signal the limits send, for a failure's reason.
-pub fn signal_meaning(signal: i32) -> Option<&'static str> {
+pub(super) fn signal_meaning(signal: i32) -> Option<&'static str> {
     match signal {
         libc::SIGXCPU => Some("SIGXCPU: the cpu_seconds limit was reached"),
         libc::SIGXFSZ => Some("SIGXFSZ: the file_size_mb limit was reached"),

@@ -2,20 +2,20 @@
 //! check and evaluator stages there, each in a sandboxed process group, and turns what came
 //! back into an `Evaluation`.
 
-pub mod caps;
-pub mod cascade;
+pub(crate) mod caps;
+pub(crate) mod cascade;
 mod classify;
 pub mod confine;
 pub mod executor;
 mod explain;
-pub mod interpreter;
+pub(crate) mod interpreter;
 mod limits;
 mod reaper;
-pub mod results;
-pub mod sandbox;
+pub(crate) mod results;
+pub(crate) mod sandbox;
 mod stale;
 mod static_check;
-pub mod warm;
+pub(crate) mod warm;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -22,7 +22,7 @@ const KILL_ROUNDS: usize = 200;
 const KILL_PAUSE: Duration = Duration::from_millis(5);
 
 /// The controller's ends of the reaper's status pipe.
-pub struct ReaperPipe {
+pub(super) struct ReaperPipe {
     read: File,
     /// Closed once the spawn returned, so a dead reaper reads as end of file.
     write: Option<OwnedFd>,
@@ -30,25 +30,25 @@ pub struct ReaperPipe {
 
 /// What the closure between fork and exec needs: plain integers, no allocation.
 #[derive(Clone, Copy)]
-pub struct ReaperHook {
+pub(super) struct ReaperHook {
     write_fd: RawFd,
 }
 
 /// How the evaluator ended, as `waitpid` reported it to the reaper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WaitStatus(pub i32);
+pub(super) struct WaitStatus(pub i32);
 
 impl WaitStatus {
-    pub fn code(self) -> Option<i32> {
+    pub(super) fn code(self) -> Option<i32> {
         libc::WIFEXITED(self.0).then(|| libc::WEXITSTATUS(self.0))
     }
 
-    pub fn signal(self) -> Option<i32> {
+    pub(super) fn signal(self) -> Option<i32> {
         libc::WIFSIGNALED(self.0).then(|| libc::WTERMSIG(self.0))
     }
 }
 
-pub fn pipe() -> std::io::Result<(ReaperPipe, ReaperHook)> {
+pub(super) fn pipe() -> std::io::Result<(ReaperPipe, ReaperHook)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: pipe2 fills the two descriptors, which are then owned here.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -61,13 +61,13 @@ pub fn pipe() -> std::io::Result<(ReaperPipe, ReaperHook)> {
 
 impl ReaperPipe {
     /// Call once the spawn has returned: the reaper holds its own copy of the write end.
-    pub fn spawned(&mut self) {
+    pub(super) fn spawned(&mut self) {
         self.write = None;
     }
 
     /// Blocks until the evaluator has exited; None if the reaper died without saying (it was
     /// killed, e.g. with the whole group at a timeout).
-    pub fn wait_evaluator(mut self) -> Option<WaitStatus> {
+    pub(super) fn wait_evaluator(mut self) -> Option<WaitStatus> {
         let mut bytes = [0u8; 4];
         self.read.read_exact(&mut bytes).ok().map(|()| WaitStatus(i32::from_ne_bytes(bytes)))
     }
@@ -79,7 +79,7 @@ impl ReaperHook {
     ///
     /// # Safety
     /// Must be called in a freshly forked child, before exec, as `CommandExt::pre_exec` does.
-    pub unsafe fn become_reaper(self) -> std::io::Result<()> {
+    pub(super) unsafe fn become_reaper(self) -> std::io::Result<()> {
         // SAFETY (whole body): raw system calls on integers prepared before the fork.
         unsafe {
             if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 {
@@ -131,7 +131,7 @@ impl ReaperHook {
 
 /// Kills (SIGKILL) every live descendant of `root`, again and again until none is left, so a
 /// process forking while it is killed is caught too. `root` itself is left alive.
-pub fn kill_tree(root: libc::pid_t) {
+pub(super) fn kill_tree(root: libc::pid_t) {
     for _ in 0..KILL_ROUNDS {
         let descendants = live_descendants(root);
         if descendants.is_empty() {
@@ -149,7 +149,7 @@ pub fn kill_tree(root: libc::pid_t) {
 }
 
 /// Descendants of `root` that are not yet zombies, from one scan of /proc.
-pub fn live_descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
+pub(super) fn live_descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     let table: Vec<(libc::pid_t, libc::pid_t, bool)> = entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())

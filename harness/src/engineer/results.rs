@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Results {
+pub(crate) struct Results {
     pub score: Option<f64>,
     pub valid: bool,
     pub metrics: Map<String, Value>,
@@ -14,7 +14,7 @@ pub struct Results {
 }
 
 #[derive(Debug, Error, PartialEq)]
-pub enum ResultsError {
+pub(crate) enum ResultsError {
     #[error("results are not valid JSON ({0}){hint}", hint = nan_hint(.1))]
     NotJson(String, bool),
     #[error("results must be a JSON object, found {0}")]
@@ -33,7 +33,7 @@ fn nan_hint(has_nan: &bool) -> &'static str {
 
 const SCORE_KEYS: [&str; 3] = ["score", "eval_score", "combined_score"];
 
-pub fn parse(text: &str) -> Result<Results, ResultsError> {
+pub(crate) fn parse(text: &str) -> Result<Results, ResultsError> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         let has_nan = ["NaN", "Infinity"].iter().any(|t| text.contains(t));
         ResultsError::NotJson(e.to_string(), has_nan)

@@ -73,7 +73,7 @@ pub struct RunOutput {
     pub elapsed: Duration,
 }
 
-pub fn run(spec: &RunSpec) -> std::io::Result<RunOutput> {
+pub(crate) fn run(spec: &RunSpec) -> std::io::Result<RunOutput> {
     let started = Instant::now();
     let mut command = Command::new(&spec.program);
     command
@@ -296,7 +296,7 @@ mod tests {
 #[cfg(test)]
 pub(crate) mod process_checks {
     /// True while `pid` is a live process (a zombie awaiting its reaper counts as gone).
-    pub fn alive(pid: i32) -> bool {
+    pub(crate) fn alive(pid: i32) -> bool {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             Ok(stat) => stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z"),
             Err(_) => false,

@@ -21,7 +21,7 @@ pub use asi_evolve_store::layout::PGID_FILE;
 const DEATH_WAIT: Duration = Duration::from_secs(1);
 
 /// Records `pgid` (written under a temporary name and renamed, so it is never half there).
-pub fn record(workdir: &Path, pgid: i32) -> std::io::Result<()> {
+pub(super) fn record(workdir: &Path, pgid: i32) -> std::io::Result<()> {
     let start = start_time(pgid).map_or_else(String::new, |t| format!(" {t}"));
     let staging = workdir.join(format!(".{PGID_FILE}"));
     std::fs::write(&staging, format!("{pgid}{start}\n"))?;
@@ -29,7 +29,7 @@ pub fn record(workdir: &Path, pgid: i32) -> std::io::Result<()> {
 }
 
 /// Waits (briefly) until no live process of the killed group `pgid` remains, then removes the file.
-pub fn clear(workdir: &Path, pgid: i32) {
+pub(super) fn clear(workdir: &Path, pgid: i32) {
     wait_until_gone(pgid);
     std::fs::remove_file(workdir.join(PGID_FILE)).ok();
 }

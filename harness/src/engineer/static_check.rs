@@ -9,12 +9,12 @@ use super::sandbox::{Exit, RunOutput};
 use crate::node::FailureClass;
 
 /// A check gets at most this long, and never longer than the evaluator's first stage.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many of the check's last output lines make the reason.
 const REASON_LINES: usize = 3;
 
 /// `None` when the check passed; else the failed evaluation (the evaluator is not to run).
-pub fn verdict(run: &RunOutput, timeout: Duration) -> Option<Evaluation> {
+pub(super) fn verdict(run: &RunOutput, timeout: Duration) -> Option<Evaluation> {
     let (failure, reason) = match run.exit {
         Exit::Code(0) => return None,
         Exit::TimedOut => {

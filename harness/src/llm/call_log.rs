@@ -71,7 +71,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::llm::{Reply, Usage};
+    use crate::llm::client::{Reply, Usage};
 
     /// Answers every call and remembers the key and seed it was asked with.
     #[derive(Default)]

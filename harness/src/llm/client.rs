@@ -1,13 +1,13 @@
 //! Chat completions: `POST {base_url}/chat/completions`, blocking, with the shared retry policy.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::endpoint::{Endpoint, Price};
 use super::error::{LlmError, clip, server_message};
-use super::http::{Outcome, Sleeper, Transport};
+use super::http::{Outcome, Transport};
+#[cfg(test)]
+use {super::http::Sleeper, std::sync::Arc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,47 +69,51 @@ pub struct Reply {
     pub finish_reason: Option<String>,
 }
 
-pub type ChatOutcome = Outcome<Reply>;
+pub(super) type ChatOutcome = Outcome<Reply>;
 
 /// A blocking client for one chat endpoint. Cheap to clone; safe to share between threads.
 #[derive(Debug, Clone)]
-pub struct ChatClient {
+pub(crate) struct ChatClient {
     transport: Transport,
 }
 
 impl ChatClient {
     /// Validates `endpoint` and reads the API key from the environment variable it names.
-    pub fn new(endpoint: &Endpoint) -> Result<Self, LlmError> {
+    pub(crate) fn new(endpoint: &Endpoint) -> Result<Self, LlmError> {
         Self::with_key_lookup(endpoint, |var| std::env::var(var).ok())
     }
 
     /// Like `new`, reading the API key through `lookup` instead of the process environment.
-    pub fn with_key_lookup(endpoint: &Endpoint, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, LlmError> {
+    pub(crate) fn with_key_lookup(
+        endpoint: &Endpoint,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, LlmError> {
         Ok(Self { transport: Transport::new(endpoint, &lookup)? })
     }
 
     /// Replaces how the client waits between attempts (tests record instead of sleeping).
-    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+    #[cfg(test)]
+    pub(super) fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         self.transport.set_sleeper(sleeper);
         self
     }
 
-    pub fn endpoint(&self) -> &Endpoint {
+    pub(crate) fn endpoint(&self) -> &Endpoint {
         self.transport.endpoint()
     }
 
     /// `llm:<model>@<host>`.
-    pub fn endpoint_label(&self) -> String {
+    pub(crate) fn endpoint_label(&self) -> String {
         self.endpoint().label()
     }
 
     /// USD for `usage`, when the endpoint has a price.
-    pub fn cost(&self, usage: &Usage) -> Option<f64> {
+    pub(crate) fn cost(&self, usage: &Usage) -> Option<f64> {
         self.endpoint().price.map(|price| usage.cost(&price))
     }
 
     /// The JSON body `chat` sends: sampling settings only where set, then `extra_body`.
-    pub fn request_body(&self, messages: &[Message], seed: Option<u64>) -> Value {
+    pub(crate) fn request_body(&self, messages: &[Message], seed: Option<u64>) -> Value {
         let endpoint = self.endpoint();
         let mut fields = Map::new();
         fields.insert("model".into(), json!(endpoint.model));
@@ -137,7 +141,7 @@ impl ChatClient {
 
     /// Sends one chat request, retrying per the endpoint's policy. Never panics on anything the
     /// server does; every attempt is in the outcome.
-    pub fn chat(&self, messages: &[Message], seed: Option<u64>) -> ChatOutcome {
+    pub(crate) fn chat(&self, messages: &[Message], seed: Option<u64>) -> ChatOutcome {
         self.transport.post("chat/completions", self.request_body(messages, seed), parse_completion)
     }
 }

@@ -1,46 +1,50 @@
 //! Embeddings: `POST {base_url}/embeddings` with `{"model", "input": [...]}`, vectors returned in
 //! input order (servers may list them in any order; `index` says which input each belongs to).
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value, json};
 
 use super::endpoint::Endpoint;
 use super::error::{LlmError, clip};
-use super::http::{Outcome, Sleeper, Transport};
+use super::http::{Outcome, Transport};
+#[cfg(test)]
+use {super::http::Sleeper, std::sync::Arc};
 
-pub type EmbeddingOutcome = Outcome<Vec<Vec<f32>>>;
+pub(super) type EmbeddingOutcome = Outcome<Vec<Vec<f32>>>;
 
 /// A blocking client for one embedding endpoint. Sampling keys of the endpoint are ignored;
 /// `extra_body` is passed through (e.g. `dimensions`).
 #[derive(Debug, Clone)]
-pub struct EmbeddingClient {
+pub(crate) struct EmbeddingClient {
     transport: Transport,
 }
 
 impl EmbeddingClient {
     /// Validates `endpoint` and reads the API key from the environment variable it names.
-    pub fn new(endpoint: &Endpoint) -> Result<Self, LlmError> {
+    pub(crate) fn new(endpoint: &Endpoint) -> Result<Self, LlmError> {
         Self::with_key_lookup(endpoint, |var| std::env::var(var).ok())
     }
 
     /// Like `new`, reading the API key through `lookup` instead of the process environment.
-    pub fn with_key_lookup(endpoint: &Endpoint, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, LlmError> {
+    pub(crate) fn with_key_lookup(
+        endpoint: &Endpoint,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, LlmError> {
         Ok(Self { transport: Transport::new(endpoint, &lookup)? })
     }
 
     /// Replaces how the client waits between attempts (tests record instead of sleeping).
-    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+    #[cfg(test)]
+    pub(super) fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         self.transport.set_sleeper(sleeper);
         self
     }
 
-    pub fn endpoint(&self) -> &Endpoint {
+    pub(crate) fn endpoint(&self) -> &Endpoint {
         self.transport.endpoint()
     }
 
     /// One vector per text, in the order of `texts`. No request is made for no texts.
-    pub fn embed(&self, texts: &[String]) -> EmbeddingOutcome {
+    pub(crate) fn embed(&self, texts: &[String]) -> EmbeddingOutcome {
         let mut fields = Map::new();
         fields.insert("model".into(), json!(self.endpoint().model));
         fields.insert("input".into(), json!(texts));
@@ -92,7 +96,7 @@ pub(crate) fn parse_embeddings(text: &str, inputs: usize) -> Result<Vec<Vec<f32>
 
 /// Cosine similarity. Vectors of different lengths are compared over the shorter one; a zero
 /// vector has similarity 0 with everything.
-pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+pub(crate) fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let (mut dot, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
     for (&x, &y) in a.iter().zip(b) {
         let (x, y) = (f64::from(x), f64::from(y));

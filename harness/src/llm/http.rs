@@ -19,13 +19,13 @@ const MAX_REPLY_BYTES: u64 = 256 * 1024 * 1024;
 const ERROR_CHARS: usize = 2_000;
 
 /// How the client waits between attempts; tests inject one that records instead of sleeping.
-pub trait Sleeper: Send + Sync {
+pub(super) trait Sleeper: Send + Sync {
     fn sleep(&self, duration: Duration);
 }
 
 /// Sleeps the calling thread.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ThreadSleeper;
+pub(super) struct ThreadSleeper;
 
 impl Sleeper for ThreadSleeper {
     fn sleep(&self, duration: Duration) {
@@ -35,7 +35,7 @@ impl Sleeper for ThreadSleeper {
 
 /// One HTTP attempt of a request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// 1-based.
     pub attempt: u32,
     /// From sending the request to the last byte of the reply (or the failure).
@@ -52,7 +52,7 @@ pub struct Attempt {
 
 /// A request, every attempt made for it, and the final result.
 #[derive(Debug, Clone)]
-pub struct Outcome<T> {
+pub(crate) struct Outcome<T> {
     /// The JSON body sent (identical for every attempt; the API key is never in it).
     pub request: Value,
     pub attempts: Vec<Attempt>,
@@ -120,6 +120,7 @@ impl Transport {
         &self.endpoint
     }
 
+    #[cfg(test)]
     pub(crate) fn set_sleeper(&mut self, sleeper: Arc<dyn Sleeper>) {
         self.sleeper = sleeper;
     }

@@ -11,18 +11,17 @@ mod error;
 mod http;
 mod model;
 mod replay;
-pub mod reply;
+pub(crate) mod reply;
 mod role;
 
-pub use call_log::CallLog;
-pub use client::{ChatClient, ChatOutcome, Message, Reply, Role, Usage};
-pub use embeddings::{EmbeddingClient, EmbeddingOutcome, cosine};
-pub use endpoint::{Endpoint, EndpointError, MaxTokensField, Price};
-pub use error::LlmError;
-pub use http::{Attempt, Outcome, Sleeper, ThreadSleeper};
-pub use model::{CallKey, ChatModel, ChatResult, EmbedModel, EmbedResult, Exchange, ReplayError};
-pub use replay::Replay;
-pub use role::CallRole;
+pub(crate) use call_log::CallLog;
+pub(crate) use client::{ChatClient, Message};
+pub(crate) use embeddings::{EmbeddingClient, cosine};
+pub(crate) use endpoint::{Endpoint, EndpointError};
+pub(crate) use error::LlmError;
+pub(crate) use model::{ChatModel, EmbedModel, Exchange, ReplayError};
+pub(crate) use replay::Replay;
+pub(crate) use role::CallRole;
 
 #[cfg(test)]
 #[path = "../../../tests/support/fake_llm.rs"]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::client::{ChatClient, Message, Reply, Usage};
+use super::client::{ChatClient, Message, Reply};
 use super::embeddings::EmbeddingClient;
 use super::error::clip;
 use super::http::{Attempt, Outcome};
@@ -63,9 +63,9 @@ pub enum ReplayError {
 
 /// A chat call's result: the reply, or why the call failed (the failure is a fact of the
 /// campaign, recorded and replayed like a reply).
-pub type ChatResult = Result<Reply, String>;
+pub(super) type ChatResult = Result<Reply, String>;
 /// An embedding call's result, likewise.
-pub type EmbedResult = Result<Vec<Vec<f32>>, String>;
+pub(super) type EmbedResult = Result<Vec<Vec<f32>>, String>;
 
 pub trait ChatModel: Send + Sync {
     /// What is answering, e.g. `llm:qwen3-32b@localhost:8000` or `replay:…`.
@@ -148,11 +148,5 @@ impl EmbedModel for EmbeddingClient {
             record.reply = Some(serde_json::to_string(vectors).expect("vectors serialise"));
         }
         Ok((outcome.result.map_err(|e| e.to_string()), record))
-    }
-}
-
-impl Exchange {
-    pub fn usage(&self) -> Usage {
-        Usage { prompt_tokens: self.prompt_tokens, completion_tokens: self.completion_tokens }
     }
 }

@@ -9,24 +9,16 @@ use super::client::{Message, Reply, Usage};
 use super::model::{CallKey, ChatModel, ChatResult, EmbedModel, EmbedResult, Exchange, ReplayError};
 
 #[derive(Clone)]
-pub struct Replay {
+pub(crate) struct Replay {
     source: String,
     calls: Arc<BTreeMap<(u64, String, u32), Exchange>>,
 }
 
 impl Replay {
     /// `source` names the recording in labels and errors.
-    pub fn new(source: String, exchanges: Vec<Exchange>) -> Self {
+    pub(crate) fn new(source: String, exchanges: Vec<Exchange>) -> Self {
         let calls = exchanges.into_iter().map(|e| ((e.round, e.role.clone(), e.seq), e)).collect();
         Self { source, calls: Arc::new(calls) }
-    }
-
-    pub fn len(&self) -> usize {
-        self.calls.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.calls.is_empty()
     }
 
     fn find(&self, key: CallKey, prompt: &str) -> Result<&Exchange, ReplayError> {

@@ -7,7 +7,7 @@ use thiserror::Error;
 use crate::edit::search_replace::{self, DiffError, SearchReplace};
 
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum ReplyError {
+pub(crate) enum ReplyError {
     #[error("the reply has no complete <{tag}>…</{tag}> section")]
     MissingTag { tag: &'static str },
     #[error("the <{tag}> section of the reply is empty")]
@@ -20,7 +20,7 @@ pub enum ReplyError {
 
 /// How the Researcher's reply changes the parent program.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProgramChange {
+pub(crate) enum ProgramChange {
     /// A whole new program.
     Full(String),
     /// Edits to the parent's EVOLVE blocks, to apply with `search_replace::apply_diff_to_evolve_blocks`.
@@ -28,7 +28,7 @@ pub enum ProgramChange {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResearcherReply {
+pub(crate) struct ResearcherReply {
     pub name: String,
     pub motivation: String,
     pub change: ProgramChange,
@@ -36,7 +36,7 @@ pub struct ResearcherReply {
 
 /// `<name>`, `<motivation>` and either `<code>` (a whole program, its Markdown fence removed) or
 /// SEARCH/REPLACE blocks — inside `<code>` or anywhere in the reply when there is no `<code>`.
-pub fn parse_researcher_reply(text: &str) -> Result<ResearcherReply, ReplyError> {
+pub(crate) fn parse_researcher_reply(text: &str) -> Result<ResearcherReply, ReplyError> {
     let text = strip_thinking(text);
     let name = required(&text, "name")?;
     let motivation = required(&text, "motivation")?;
@@ -55,12 +55,12 @@ pub fn parse_researcher_reply(text: &str) -> Result<ResearcherReply, ReplyError>
 }
 
 /// The `<analysis>` section: the Analyzer's lesson.
-pub fn parse_analyzer_reply(text: &str) -> Result<String, ReplyError> {
+pub(crate) fn parse_analyzer_reply(text: &str) -> Result<String, ReplyError> {
     required(&strip_thinking(text), "analysis")
 }
 
 /// The text between the first `<tag>` and the `</tag>` after it, untrimmed.
-pub fn extract_tag<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
+pub(crate) fn extract_tag<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let start = text.find(&open)? + open.len();
@@ -71,7 +71,7 @@ pub fn extract_tag<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
 /// `text` without `<think>…</think>` spans. An unclosed `<think>` runs to the end (the model was
 /// cut off while reasoning); a `</think>` with no opening tag ends reasoning that began before
 /// the content (chat templates that open the tag in the prompt).
-pub fn strip_thinking(text: &str) -> String {
+pub(crate) fn strip_thinking(text: &str) -> String {
     const OPEN: &str = "<think>";
     const CLOSE: &str = "</think>";
     let mut rest = match (text.find(OPEN), text.find(CLOSE)) {
@@ -90,7 +90,7 @@ pub fn strip_thinking(text: &str) -> String {
 
 /// The program inside a Markdown code fence when the text is one (```` ```python ```` … ```` ``` ````),
 /// else the text; leading blank lines dropped, ending with one newline.
-pub fn strip_code_fence(code: &str) -> String {
+pub(crate) fn strip_code_fence(code: &str) -> String {
     let trimmed = code.trim();
     let body = match trimmed.strip_prefix("```") {
         Some(fenced) => {

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::client::{ChatOutcome, Usage};
+use super::endpoint::{MaxTokensField, Price};
 use super::fake_llm::{FakeLlm, Response, fake_embedding};
+use super::http::Sleeper;
 use super::*;
 
 /// Records the waits the client asks for instead of sleeping.

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Literal {
+pub(crate) struct Literal {
     /// Byte range in the program text.
     pub span: Range<usize>,
     pub value: f64,
@@ -13,7 +13,7 @@ pub struct Literal {
 
 /// Every decimal int or float literal in `code`. Hex, octal, binary, imaginary literals and
 /// literals with `_` separators are left out: perturbing them is rarely meaningful.
-pub fn find_literals(code: &str) -> Vec<Literal> {
+pub(crate) fn find_literals(code: &str) -> Vec<Literal> {
     let bytes = code.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
@@ -113,7 +113,7 @@ fn parse_decimal(text: &str, span: Range<usize>) -> Option<Literal> {
 }
 
 /// Python source for a float, always recognisably a float.
-pub fn format_float(value: f64) -> String {
+pub(crate) fn format_float(value: f64) -> String {
     let rounded: f64 = format!("{value:.11e}").parse().expect("a formatted float parses");
     let magnitude = rounded.abs();
     let text = if magnitude != 0.0 && !(1e-5..1e16).contains(&magnitude) {

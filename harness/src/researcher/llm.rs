@@ -22,7 +22,7 @@ const MOTIVATION_CHARS: usize = 4_000;
 const PARENT_CODE_BYTES: usize = 64 * 1024;
 const PARENT_LESSON_CHARS: usize = 4_000;
 
-pub struct LlmResearcher {
+pub(crate) struct LlmResearcher {
     model: Arc<dyn ChatModel>,
     endpoint: Endpoint,
     mode: ProgramMode,
@@ -30,7 +30,7 @@ pub struct LlmResearcher {
 }
 
 impl LlmResearcher {
-    pub fn new(settings: &LlmResearcherSettings, model: Arc<dyn ChatModel>, templates: Templates) -> Self {
+    pub(crate) fn new(settings: &LlmResearcherSettings, model: Arc<dyn ChatModel>, templates: Templates) -> Self {
         Self { model, endpoint: settings.llm.clone(), mode: settings.mode, templates }
     }
 

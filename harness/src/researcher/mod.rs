@@ -1,12 +1,12 @@
 //! The Researcher: from sampled parents (and retrieved cognition) to a new named, motivated
 //! program.
 
-pub mod literals;
+pub(crate) mod literals;
 mod llm;
 mod mutate;
 
-pub use llm::LlmResearcher;
-pub use mutate::Mutate;
+pub(crate) use llm::LlmResearcher;
+pub(crate) use mutate::Mutate;
 
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ use crate::node::Node;
 use crate::prompts::Templates;
 
 /// Everything a researcher may use to propose one program.
-pub struct ResearchContext<'a> {
+pub(crate) struct ResearchContext<'a> {
     pub task: &'a str,
     /// Sampled parents; the program is derived from the first.
     pub parents: &'a [Node],
@@ -31,14 +31,14 @@ pub struct ResearchContext<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Proposal {
+pub(crate) struct Proposal {
     pub name: String,
     pub motivation: String,
     pub code: String,
 }
 
 #[derive(Debug, Error, PartialEq)]
-pub enum ProposalError {
+pub(crate) enum ProposalError {
     /// No usable program this round; recorded as a failed node.
     #[error("{0}")]
     Unusable(String),
@@ -48,7 +48,7 @@ pub enum ProposalError {
 }
 
 /// A crashed candidate to fix.
-pub struct DebugContext<'a> {
+pub(crate) struct DebugContext<'a> {
     pub task: &'a str,
     pub code: &'a str,
     /// The failure class and reason.
@@ -57,7 +57,7 @@ pub struct DebugContext<'a> {
     pub calls: &'a mut CallLog,
 }
 
-pub trait Researcher: Send + Sync {
+pub(crate) trait Researcher: Send + Sync {
     /// Short id stored on every node (`mutate`, `llm:<model>`).
     fn id(&self) -> String;
     /// One line for the user saying what proposes the programs.
@@ -71,7 +71,11 @@ pub trait Researcher: Send + Sync {
 }
 
 /// `model` is the researcher's model for `kind = "llm"` (live or replayed).
-pub fn build(config: &CampaignConfig, model: Option<Arc<dyn ChatModel>>, templates: Templates) -> Box<dyn Researcher> {
+pub(crate) fn build(
+    config: &CampaignConfig,
+    model: Option<Arc<dyn ChatModel>>,
+    templates: Templates,
+) -> Box<dyn Researcher> {
     match &config.researcher {
         ResearcherConfig::Mutate(settings) => Box::new(Mutate::new(settings)),
         // Never fall back to the offline researcher: an LLM campaign must not run without one.

@@ -19,14 +19,14 @@ const MIN_RELATIVE_STEP: f64 = 1e-4;
 /// At most this many literals change in one round.
 const MAX_EDITS: usize = 4;
 
-pub struct Mutate {
+pub(crate) struct Mutate {
     crossover_rate: f64,
     max_relative_step: f64,
     integer_weight: f64,
 }
 
 impl Mutate {
-    pub fn new(config: &MutateSettings) -> Self {
+    pub(crate) fn new(config: &MutateSettings) -> Self {
         Self {
             crossover_rate: config.crossover_rate,
             max_relative_step: config.max_relative_step,

@@ -96,7 +96,7 @@ fn fallback(pool: &ElitePool, n: usize) -> Vec<NodeId> {
 pub(crate) mod testing {
     use crate::node::{Node, NodeId, Status, Timings};
 
-    pub fn node(id: NodeId, score: Option<f64>) -> Node {
+    pub(crate) fn node(id: NodeId, score: Option<f64>) -> Node {
         Node {
             id,
             round: id,

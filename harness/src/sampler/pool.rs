@@ -60,10 +60,6 @@ impl ElitePool {
         PoolChange { entered: evicted.is_none_or(|e| e.id != node.id), evicted: evicted.map(|e| e.id) }
     }
 
-    pub fn contains(&self, id: NodeId, score: f64) -> bool {
-        self.ranked.contains(&Ranked { score, id })
-    }
-
     /// Ids best first.
     pub fn best_first(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.ranked.iter().map(|r| r.id)

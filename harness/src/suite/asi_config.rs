@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct AsiConfig {
+pub(super) struct AsiConfig {
     pub pipeline: Pipeline,
     pub cognition: Cognition,
     pub database: Database,
@@ -14,7 +14,7 @@ pub struct AsiConfig {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Pipeline {
+pub(super) struct Pipeline {
     pub engineer_timeout: Option<f64>,
     pub sample_n: Option<usize>,
     pub judge: Judge,
@@ -22,20 +22,20 @@ pub struct Pipeline {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Judge {
+pub(super) struct Judge {
     pub enabled: Option<bool>,
     pub ratio: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Cognition {
+pub(super) struct Cognition {
     pub retrieval: Retrieval,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Retrieval {
+pub(super) struct Retrieval {
     pub top_k: Option<usize>,
     /// Cosine similarity of embeddings: our `cognition.retrieval` of kind `minilm`.
     pub score_threshold: Option<f64>,
@@ -43,14 +43,14 @@ pub struct Retrieval {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Database {
+pub(super) struct Database {
     pub max_size: Option<usize>,
     pub sampling: Sampling,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Sampling {
+pub(super) struct Sampling {
     pub algorithm: Option<String>,
     pub ucb1_c: Option<f64>,
     pub island: Island,
@@ -58,7 +58,7 @@ pub struct Sampling {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Island {
+pub(super) struct Island {
     pub num_islands: Option<usize>,
     pub migration_interval: Option<u64>,
     pub migration_rate: Option<f64>,
@@ -66,7 +66,7 @@ pub struct Island {
 
 impl AsiConfig {
     /// The campaign-config keys these settings give, or an error naming an algorithm we lack.
-    pub fn settings(&self) -> Result<toml::Table, String> {
+    pub(super) fn settings(&self) -> Result<toml::Table, String> {
         let mut top = toml::Table::new();
         let mut sampler = toml::Table::new();
         let sampling = &self.database.sampling;

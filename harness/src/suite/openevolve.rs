@@ -13,7 +13,7 @@ use super::asi_config::put;
 use super::{CognitionSource, Evaluator, Layout, Limits, Stage, Suite, SuiteError, Workspace, peer_yaml, read};
 
 /// Written into each node's folder and run there.
-pub const DRIVER_FILE: &str = "openevolve_driver.py";
+pub(super) const DRIVER_FILE: &str = "openevolve_driver.py";
 const DRIVER: &str = include_str!("../../support/openevolve_driver.py");
 /// OpenEvolve's own defaults for the settings read from the config.
 const TIMEOUT_S: f64 = 300.0;

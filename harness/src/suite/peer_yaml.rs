@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::SuiteError;
 
-pub fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T, SuiteError> {
+pub(super) fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T, SuiteError> {
     if !path.is_file() {
         return Ok(T::default());
     }
@@ -16,7 +16,7 @@ pub fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T, SuiteError>
     parse(&text).map_err(|message| SuiteError::Manifest { path: path.to_owned(), message })
 }
 
-pub fn parse<T: DeserializeOwned + Default>(text: &str) -> Result<T, String> {
+pub(super) fn parse<T: DeserializeOwned + Default>(text: &str) -> Result<T, String> {
     if text.trim().is_empty() {
         return Ok(T::default());
     }

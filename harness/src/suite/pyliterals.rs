@@ -12,7 +12,7 @@ const READER: &str = include_str!("../../support/literal_lists.py");
 
 /// A Python literal as the reader reports it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Str(String),
     /// A `bytes` literal, one char per byte (Latin-1).
     Bytes(String),
@@ -32,7 +32,7 @@ pub enum Value {
 }
 
 /// Every list display of `path` whose elements are all literals, in source order.
-pub fn lists(path: &Path) -> Result<Vec<Vec<Value>>, String> {
+pub(crate) fn lists(path: &Path) -> Result<Vec<Vec<Value>>, String> {
     let out = Command::new("python3")
         .arg("-c")
         .arg(READER)

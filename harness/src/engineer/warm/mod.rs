@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use super::sandbox::{RunOutput, RunSpec};
 use server::{Failure, Server};
 
-pub struct WarmPool {
+pub(crate) struct WarmPool {
     python: PathBuf,
     preload: Vec<String>,
     /// The evaluator's environment without anything specific to a node (the servers read
@@ -29,12 +29,12 @@ pub struct WarmPool {
 }
 
 impl WarmPool {
-    pub fn new(python: PathBuf, preload: Vec<String>, env: Vec<(String, String)>, dir: PathBuf) -> Self {
+    pub(crate) fn new(python: PathBuf, preload: Vec<String>, env: Vec<(String, String)>, dir: PathBuf) -> Self {
         Self { python, preload, env, dir, idle: Mutex::new(Vec::new()), unavailable: Mutex::new(None) }
     }
 
     /// True when `program args` is this pool's interpreter running a script, `-m` or `-c`.
-    pub fn accepts(&self, program: &str, args: &[String]) -> bool {
+    pub(crate) fn accepts(&self, program: &str, args: &[String]) -> bool {
         Path::new(program) == self.python
             && match args.first().map(String::as_str) {
                 Some("-c" | "-m") => args.len() >= 2,
@@ -45,7 +45,7 @@ impl WarmPool {
 
     /// Runs `spec` warm; `None` when it has to run cold (no server could be started, or the
     /// server failed once the command had started).
-    pub fn run(&self, spec: &RunSpec) -> Option<std::io::Result<RunOutput>> {
+    pub(crate) fn run(&self, spec: &RunSpec) -> Option<std::io::Result<RunOutput>> {
         for _ in 0..2 {
             let mut server = self.server()?;
             match server.run(&spec.args, spec) {
@@ -64,7 +64,7 @@ impl WarmPool {
     }
 
     /// What the campaign's manifest says about the warm path.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("{} preloading [{}]", self.python.display(), self.preload.join(", "))
     }
 

@@ -31,20 +31,20 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Why a server could not do its part; the evaluation is then run again by a fresh server or
 /// cold, so the outcome never depends on it.
 #[derive(Debug, thiserror::Error)]
-pub enum ServerError {
+pub(super) enum ServerError {
     #[error("the fork server could not start: {0}")]
     Start(String),
     #[error("the fork server broke off: {0}")]
     Broken(String),
 }
 
-pub struct Server {
+pub(super) struct Server {
     process: Child,
     control: UnixStream,
 }
 
 /// How far a request got before the server failed, so the caller knows what to clean up.
-pub enum Failure {
+pub(super) enum Failure {
     /// No child was started.
     BeforeChild(ServerError),
     /// A child was started (its group is killed before this is returned).
@@ -53,7 +53,12 @@ pub enum Failure {
 
 impl Server {
     /// Starts `python` with `env` in `dir`, importing `preload`.
-    pub fn start(python: &Path, preload: &[String], env: &[(String, String)], dir: &Path) -> Result<Self, ServerError> {
+    pub(super) fn start(
+        python: &Path,
+        preload: &[String],
+        env: &[(String, String)],
+        dir: &Path,
+    ) -> Result<Self, ServerError> {
         let (ours, theirs) = seqpacket_pair().map_err(|e| ServerError::Start(e.to_string()))?;
         let their_fd = theirs.as_raw_fd();
         let mut command = Command::new(python);
@@ -90,7 +95,7 @@ impl Server {
     }
 
     /// Runs `argv` (the interpreter's arguments) as `spec` describes, in a forked child.
-    pub fn run(&mut self, argv: &[String], spec: &RunSpec) -> Result<RunOutput, Failure> {
+    pub(super) fn run(&mut self, argv: &[String], spec: &RunSpec) -> Result<RunOutput, Failure> {
         let started = Instant::now();
         let broken = |e: std::io::Error| ServerError::Broken(e.to_string());
         let (out_read, out_write) = pipe().map_err(|e| Failure::BeforeChild(broken(e)))?;
@@ -191,7 +196,7 @@ impl Server {
     }
 
     #[cfg(test)]
-    pub fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.process.id()
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-pub type JobId = u64;
+pub(super) type JobId = u64;
 
 fn output(program: &str, args: &[String]) -> Result<Output, String> {
     Command::new(program)
@@ -22,7 +22,7 @@ fn failure(program: &str, out: &Output) -> String {
 }
 
 /// Submits `script` with `options`; the job's id.
-pub fn sbatch(options: &[String], script: &Path) -> Result<JobId, String> {
+pub(super) fn sbatch(options: &[String], script: &Path) -> Result<JobId, String> {
     let mut args = vec!["--parsable".to_owned()];
     args.extend(options.iter().cloned());
     args.push(script.to_string_lossy().into_owned());
@@ -35,13 +35,13 @@ pub fn sbatch(options: &[String], script: &Path) -> Result<JobId, String> {
 }
 
 /// `--parsable` prints `id` or `id;cluster`.
-pub fn parse_parsable(text: &str) -> Option<JobId> {
+pub(super) fn parse_parsable(text: &str) -> Option<JobId> {
     text.trim().split(';').next()?.trim().parse().ok()
 }
 
 /// One `squeue` line: id, state, reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Queued {
+pub(super) struct Queued {
     pub id: JobId,
     pub state: String,
     pub reason: String,
@@ -49,7 +49,7 @@ pub struct Queued {
 
 /// The state of each of `ids` that Slurm still knows, finished jobs included. Ids it has
 /// forgotten are absent.
-pub fn squeue(ids: &[JobId]) -> Result<Vec<Queued>, String> {
+pub(super) fn squeue(ids: &[JobId]) -> Result<Vec<Queued>, String> {
     let list = ids.iter().map(JobId::to_string).collect::<Vec<_>>().join(",");
     let args = ["-h", "-t", "all", "-j", &list, "-o", "%i|%T|%r"].map(str::to_owned);
     let out = output("squeue", &args)?;
@@ -63,7 +63,7 @@ pub fn squeue(ids: &[JobId]) -> Result<Vec<Queued>, String> {
     Ok(parse_squeue(&String::from_utf8_lossy(&out.stdout)))
 }
 
-pub fn parse_squeue(text: &str) -> Vec<Queued> {
+pub(super) fn parse_squeue(text: &str) -> Vec<Queued> {
     text.lines()
         .filter_map(|line| {
             let mut parts = line.trim().splitn(3, '|');
@@ -76,7 +76,7 @@ pub fn parse_squeue(text: &str) -> Vec<Queued> {
 }
 
 /// Ids of the jobs named `name` that are queued or running.
-pub fn active_named(name: &str) -> Result<Vec<JobId>, String> {
+pub(super) fn active_named(name: &str) -> Result<Vec<JobId>, String> {
     let args =
         ["-h", "-n", name, "-t", "PENDING,RUNNING,SUSPENDED,COMPLETING,CONFIGURING", "-o", "%i"].map(str::to_owned);
     let out = output("squeue", &args)?;
@@ -87,19 +87,19 @@ pub fn active_named(name: &str) -> Result<Vec<JobId>, String> {
 }
 
 /// `scontrol show job -o ID` as key/value pairs; `None` if Slurm no longer knows the job.
-pub fn show_job(id: JobId) -> Option<HashMap<String, String>> {
+pub(super) fn show_job(id: JobId) -> Option<HashMap<String, String>> {
     let out = output("scontrol", &["show".into(), "job".into(), "-o".into(), id.to_string()]).ok()?;
     out.status.success().then(|| parse_show_job(&String::from_utf8_lossy(&out.stdout)))
 }
 
 /// `Key=Value Key=Value …` on one line. Only the values read here (JobState, Reason, ExitCode)
 /// matter, and none of them holds a space.
-pub fn parse_show_job(text: &str) -> HashMap<String, String> {
+pub(super) fn parse_show_job(text: &str) -> HashMap<String, String> {
     text.split_whitespace().filter_map(|word| word.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 /// Cancels the jobs `ids`; Slurm's complaint if it refused.
-pub fn scancel(ids: &[JobId]) -> Result<(), String> {
+pub(super) fn scancel(ids: &[JobId]) -> Result<(), String> {
     if ids.is_empty() {
         return Ok(());
     }

@@ -13,7 +13,7 @@ mod cli;
 pub mod launch;
 mod monitor;
 mod script;
-pub mod state;
+pub(crate) mod state;
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};

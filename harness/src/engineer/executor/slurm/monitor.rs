@@ -14,7 +14,7 @@ use super::state::VANISHED;
 const MISSING_POLLS: u32 = 3;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Seen {
+pub(super) struct Seen {
     /// `squeue`'s `%T`, empty before the first poll answered.
     pub state: String,
     pub reason: String,
@@ -27,14 +27,14 @@ struct Watched {
     polling: bool,
 }
 
-pub struct Monitor {
+pub(super) struct Monitor {
     interval: Duration,
     watched: Mutex<Watched>,
     polled: Condvar,
 }
 
 impl Monitor {
-    pub fn new(interval: Duration) -> Arc<Self> {
+    pub(super) fn new(interval: Duration) -> Arc<Self> {
         Arc::new(Self { interval, watched: Mutex::default(), polled: Condvar::new() })
     }
 
@@ -42,7 +42,7 @@ impl Monitor {
         self.watched.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn watch(self: &Arc<Self>, id: JobId) {
+    pub(super) fn watch(self: &Arc<Self>, id: JobId) {
         let mut w = self.lock();
         w.jobs.insert(id, Seen::default());
         if !w.polling {
@@ -52,13 +52,13 @@ impl Monitor {
         }
     }
 
-    pub fn unwatch(&self, id: JobId) {
+    pub(super) fn unwatch(&self, id: JobId) {
         self.lock().jobs.remove(&id);
     }
 
     /// What the next poll that changed `id`'s state saw, or its state after `at_most`. A poll
     /// that fails (Slurm's controller unreachable) changes nothing: the job is asked about again.
-    pub fn next(&self, id: JobId, at_most: Duration) -> Seen {
+    pub(super) fn next(&self, id: JobId, at_most: Duration) -> Seen {
         let deadline = Instant::now() + at_most;
         let w = self.lock();
         let before = w.jobs.get(&id).cloned();

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::suite::Limits;
 
 /// What the script needs; `launcher` is the `asi-evolve` executable (same path on every node).
-pub struct Script<'a> {
+pub(super) struct Script<'a> {
     pub launcher: &'a Path,
     /// Where the command runs (the node's folder, or a peer's step folder inside it).
     pub cwd: &'a Path,
@@ -25,7 +25,7 @@ fn quote(word: &str) -> Result<String, String> {
 }
 
 impl Script<'_> {
-    pub fn render(&self) -> Result<String, String> {
+    pub(super) fn render(&self) -> Result<String, String> {
         let mut s = String::from("#!/bin/bash\n# Written by asi-evolve: one evaluator stage as a Slurm batch job.\n");
         for (key, value) in self.env {
             s.push_str(&format!("export {}\n", quote(&format!("{key}={value}"))?));

@@ -5,7 +5,7 @@ use crate::engineer::executor::Exit;
 
 /// Where a job stands, as far as the harness's clocks are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Not started yet: counts against `max_pending_s`, not against the stage's timeout.
     Queued,
     /// Started (or being torn down): counts against the stage's timeout.
@@ -16,7 +16,7 @@ pub enum Phase {
 
 /// The phase of a `squeue` `%T` state. An unknown state counts as started, so the stage's
 /// timeout still bounds it.
-pub fn phase(state: &str) -> Phase {
+pub(crate) fn phase(state: &str) -> Phase {
     match state {
         "PENDING" | "CONFIGURING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" | "RESV_DEL_HOLD" => Phase::Queued,
         "RUNNING" | "COMPLETING" | "SUSPENDED" | "SIGNALING" | "STAGE_OUT" | "RESIZING" | "STOPPED" => Phase::Started,
@@ -29,11 +29,11 @@ pub fn phase(state: &str) -> Phase {
 }
 
 /// The state recorded for a job that disappeared from `squeue` without being seen to end.
-pub const VANISHED: &str = "VANISHED";
+pub(crate) const VANISHED: &str = "VANISHED";
 
 /// Why the harness cancelled a job, if it did.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Cancelled {
+pub(crate) enum Cancelled {
     /// It ran past the stage's timeout.
     Timeout,
     /// It stayed queued longer than `max_pending_s`; Slurm's pending reason.
@@ -44,7 +44,7 @@ pub enum Cancelled {
 /// command's own exit (`slurm.stage<i>.status`, written by the launcher inside the job) and
 /// the job's stderr, where `slurmstepd` reports what it killed.
 #[derive(Debug, Clone, Default)]
-pub struct Ending<'a> {
+pub(crate) struct Ending<'a> {
     pub state: &'a str,
     pub reason: &'a str,
     pub exit_code: &'a str,
@@ -53,7 +53,7 @@ pub struct Ending<'a> {
 }
 
 /// How the stage ended.
-pub fn outcome(ending: &Ending<'_>, cancelled: Option<&Cancelled>) -> Exit {
+pub(crate) fn outcome(ending: &Ending<'_>, cancelled: Option<&Cancelled>) -> Exit {
     match cancelled {
         Some(Cancelled::Timeout) => return Exit::TimedOut,
         Some(Cancelled::Pending { limit_s, slurm_reason }) => {
@@ -96,7 +96,7 @@ pub fn outcome(ending: &Ending<'_>, cancelled: Option<&Cancelled>) -> Exit {
 }
 
 /// The launcher's status file: `code N` or `signal N`.
-pub fn parse_status(text: &str) -> Option<Exit> {
+pub(crate) fn parse_status(text: &str) -> Option<Exit> {
     let mut words = text.split_whitespace();
     let kind = words.next()?;
     let n: i32 = words.next()?.parse().ok()?;
