@@ -19,6 +19,7 @@ mod show;
 mod table1;
 mod table3;
 mod tables;
+mod text_table;
 mod tree;
 
 pub use aggregate::{ArmSummary, RunSummary};
@@ -27,3 +28,4 @@ pub use error::ReportError;
 pub use figures::References;
 pub use report::{ReportOptions, ReportSummary, TreeRuns, report};
 pub use show::show;
+pub use text_table::plain_table;

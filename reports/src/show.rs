@@ -98,16 +98,16 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
 
     // A cascade's stage reached, and the primary metric, get columns when the run has them.
     let staged = metrics.values().any(|m| m.iter().any(|(k, v)| k == "stages" && *v > 1.0));
-    let primary_width = primary.as_ref().map_or(0, |p| p.len().max(13));
     out.push('\n');
-    let mut head = format!("{:>5}  {:>6}  {:<12}  {:<22}  {:>13}", "round", "node", "parents", "status", "score");
+    let mut header = vec!["round", "node", "parents", "status", "score"];
     if let Some(p) = &primary {
-        head.push_str(&format!("  {p:>primary_width$}"));
+        header.push(p.as_str());
     }
     if staged {
-        head.push_str(&format!("  {:>5}", "stage"));
+        header.push("stage");
     }
-    writeln!(out, "{head}  {:>13}  {:>7}  name", "best so far", "eval s").expect("writing to a String");
+    header.extend(["best so far", "eval s", "name"]);
+    let mut rows = Vec::with_capacity(nodes.len());
     let mut best_so_far: Option<f64> = None;
     for n in &nodes {
         if let Some(s) = n.score.filter(|_| n.status == Status::Valid) {
@@ -122,28 +122,34 @@ pub fn show(run_dir: &Path) -> Result<String, ReportError> {
             Some(f) if n.status != Status::Valid => format!("{}:{f}", n.status),
             _ => n.status.to_string(),
         };
-        let mut row = format!(
-            "{:>5}  {:>6}  {:<12}  {:<22}  {:>13}",
-            n.round,
+        let mut row = vec![
+            n.round.to_string(),
             format!("#{}", n.id),
             parents,
             status,
-            n.score.map_or("-".into(), |s| compact(s, 8))
-        );
+            n.score.map_or("-".into(), |s| compact(s, 8)),
+        ];
         if let Some(p) = &primary {
-            let v = metric(&metrics, n.id, p).map_or("-".into(), |v| compact(v, 8));
-            row.push_str(&format!("  {v:>primary_width$}"));
+            row.push(metric(&metrics, n.id, p).map_or("-".into(), |v| compact(v, 8)));
         }
         if staged {
-            let reached = match (metric(&metrics, n.id, "stage"), metric(&metrics, n.id, "stages")) {
+            row.push(match (metric(&metrics, n.id, "stage"), metric(&metrics, n.id, "stages")) {
                 (Some(s), Some(of)) => format!("{s}/{of}"),
                 _ => "-".into(),
-            };
-            row.push_str(&format!("  {reached:>5}"));
+            });
         }
-        let best = best_so_far.map_or("-".into(), |s| compact(s, 8));
-        writeln!(out, "{row}  {best:>13}  {:>7.2}  {}", n.evaluate_seconds, n.name).expect("writing to a String");
+        row.extend([
+            best_so_far.map_or("-".into(), |s| compact(s, 8)),
+            format!("{:.2}", n.evaluate_seconds),
+            n.name.clone(),
+        ]);
+        rows.push(row);
     }
+    // Numbers right-aligned: round, node, the scores and the seconds.
+    let last = header.len() - 1;
+    let right: Vec<usize> = (0..header.len()).filter(|&i| !matches!(i, 2 | 3) && i != last).collect();
+    out.push_str(&crate::plain_table(&header, &rows, &right));
+    out.push('\n');
     Ok(out)
 }
 

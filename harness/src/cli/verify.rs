@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use asi_evolve::verify::{self, Designs, Report};
-use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, presets};
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 /// The JUnit test suite name.
@@ -41,29 +40,21 @@ fn plural(n: usize) -> String {
 /// The plain-text table: name, suite, recorded, measured, delta, status, reason. No borders,
 /// each row starting with the design's name, so it reads well in a CI log and greps.
 pub(crate) fn table(reports: &[Report]) -> String {
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(["name", "suite", "recorded", "measured", "delta", "status", "reason"]);
-    for r in reports {
-        t.add_row([
-            r.name.clone(),
-            r.suite.clone(),
-            r.recorded.to_string(),
-            r.measured.map_or("-".into(), |m| m.to_string()),
-            r.delta().map_or("-".into(), |d| format!("{d:+.3e}")),
-            if r.verdict.passed() { "PASS" } else { "FAIL" }.into(),
-            r.verdict.reason().to_owned(),
-        ]);
-    }
-    for (i, column) in t.column_iter_mut().enumerate() {
-        column.set_padding((0, 2)).set_constraint(ColumnConstraint::ContentWidth);
-        if (2..5).contains(&i) {
-            column.set_cell_alignment(CellAlignment::Left);
-        }
-    }
-    // comfy-table pads every cell to its column's width; a log line ends at its last word.
-    t.to_string().lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.suite.clone(),
+                r.recorded.to_string(),
+                r.measured.map_or("-".into(), |m| m.to_string()),
+                r.delta().map_or("-".into(), |d| format!("{d:+.3e}")),
+                if r.verdict.passed() { "PASS" } else { "FAIL" }.into(),
+                r.verdict.reason().to_owned(),
+            ]
+        })
+        .collect();
+    asi_evolve_reports::plain_table(&["name", "suite", "recorded", "measured", "delta", "status", "reason"], &rows, &[])
 }
 
 /// JUnit XML: one test suite, one test case per design, a `<failure>` for each failing one
