@@ -176,7 +176,7 @@ pub(super) fn live_descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
 mod tests {
     use std::time::Instant;
 
-    use super::super::sandbox::process_checks::alive;
+    use super::super::sandbox::process_checks::{bash_with_pidfile, gone_within, read_pid};
     use super::super::sandbox::{Exit, RunSpec, run};
     use super::*;
     use crate::suite::Limits;
@@ -184,34 +184,15 @@ mod tests {
     /// Runs `script` (PIDFILE replaced by a file the escapee writes its pid into).
     fn escaping(script: &str, timeout: Duration) -> (Exit, Duration, i32) {
         let dir = tempfile::tempdir().unwrap();
-        let pidfile = dir.path().join("pid");
-        let spec = RunSpec {
-            program: "bash".into(),
-            args: vec!["-c".into(), script.replace("PIDFILE", pidfile.to_str().unwrap())],
-            cwd: dir.path().to_owned(),
-            env: vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())],
-            timeout,
-            output_cap: 1024,
-            limits: Limits::default(),
-            record_group_in: None,
-            writable: Vec::new(),
-        };
+        let (spec, pidfile) = bash_with_pidfile(script, dir.path(), timeout);
         let started = Instant::now();
         let out = run(&spec).unwrap();
         let elapsed = started.elapsed();
-        let pid = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-        (out.exit, elapsed, pid)
+        (out.exit, elapsed, read_pid(&pidfile))
     }
 
-    fn gone_soon(pid: i32) -> bool {
-        (0..100).any(|_| {
-            let gone = !alive(pid);
-            if !gone {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            gone
-        })
-    }
+    /// How long a killed escapee may take to disappear.
+    const GONE: Duration = Duration::from_secs(2);
 
     /// `setsid -f` forks, and the child starts a new session and execs: the grandchild is in
     /// another group and session, orphaned, and holds the evaluation's stdout open.
@@ -222,7 +203,7 @@ mod tests {
     fn a_setsid_double_forked_grandchild_is_killed_and_the_evaluation_ends_on_time() {
         let (exit, elapsed, pid) = escaping(&format!("{ESCAPE}; exit 0"), Duration::from_secs(30));
         assert_eq!(exit, Exit::Code(0));
-        assert!(gone_soon(pid), "the escaped grandchild {pid} survived its evaluation");
+        assert!(gone_within(pid, GONE), "the escaped grandchild {pid} survived its evaluation");
         assert!(elapsed < Duration::from_millis(1500), "the evaluation was held open for {elapsed:?}");
     }
 
@@ -230,7 +211,7 @@ mod tests {
     fn a_timeout_kills_an_escaped_grandchild_too() {
         let (exit, elapsed, pid) = escaping(&format!("{ESCAPE}; sleep 300"), Duration::from_millis(500));
         assert_eq!(exit, Exit::TimedOut);
-        assert!(gone_soon(pid), "the escaped grandchild {pid} survived the timeout");
+        assert!(gone_within(pid, GONE), "the escaped grandchild {pid} survived the timeout");
         assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
     }
 

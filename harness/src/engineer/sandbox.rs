@@ -295,6 +295,12 @@ mod tests {
 
 #[cfg(test)]
 pub(crate) mod process_checks {
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
+
+    use super::RunSpec;
+    use crate::suite::Limits;
+
     /// True while `pid` is a live process (a zombie awaiting its reaper counts as gone).
     pub(crate) fn alive(pid: i32) -> bool {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -302,53 +308,71 @@ pub(crate) mod process_checks {
             Err(_) => false,
         }
     }
-}
 
-#[cfg(test)]
-mod group_tests {
-    use super::process_checks::alive;
-    use super::*;
+    /// Whether `pid` is gone within `wait` (checked every 20 ms).
+    pub(crate) fn gone_within(pid: i32, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            if !alive(pid) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 
-    fn forking(script: &str, timeout_ms: u64) -> (RunOutput, i32) {
-        let dir = tempfile::tempdir().unwrap();
-        let pidfile = dir.path().join("pid");
+    /// `bash -c script` in `dir`, with PIDFILE in the script replaced by the path returned
+    /// beside the spec (where a process the script starts writes its pid).
+    pub(crate) fn bash_with_pidfile(script: &str, dir: &Path, timeout: Duration) -> (RunSpec, PathBuf) {
+        let pidfile = dir.join("pid");
         let spec = RunSpec {
             program: "bash".into(),
             args: vec!["-c".into(), script.replace("PIDFILE", pidfile.to_str().unwrap())],
-            cwd: dir.path().to_owned(),
+            cwd: dir.to_owned(),
             env: vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())],
-            timeout: Duration::from_millis(timeout_ms),
+            timeout,
             output_cap: 1024,
             limits: Limits::default(),
             record_group_in: None,
             writable: Vec::new(),
         };
-        let out = run(&spec).unwrap();
-        let pid = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-        (out, pid)
+        (spec, pidfile)
     }
 
-    fn gone_soon(pid: i32) -> bool {
-        (0..100).any(|_| {
-            let gone = !alive(pid);
-            if !gone {
-                thread::sleep(Duration::from_millis(20));
-            }
-            gone
-        })
+    /// The pid a script wrote into `pidfile`.
+    pub(crate) fn read_pid(pidfile: &Path) -> i32 {
+        std::fs::read_to_string(pidfile).unwrap().trim().parse().unwrap()
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::process_checks::{bash_with_pidfile, gone_within, read_pid};
+    use super::*;
+
+    /// How long a killed descendant may take to disappear.
+    const GONE: Duration = Duration::from_secs(2);
+
+    fn forking(script: &str, timeout_ms: u64) -> (RunOutput, i32) {
+        let dir = tempfile::tempdir().unwrap();
+        let (spec, pidfile) = bash_with_pidfile(script, dir.path(), Duration::from_millis(timeout_ms));
+        let out = run(&spec).unwrap();
+        (out, read_pid(&pidfile))
     }
 
     #[test]
     fn a_grandchild_left_behind_by_a_clean_exit_is_killed() {
         let (out, pid) = forking("sleep 300 & echo $! > PIDFILE; exit 0", 10_000);
         assert_eq!(out.exit, Exit::Code(0));
-        assert!(gone_soon(pid), "grandchild {pid} survived");
+        assert!(gone_within(pid, GONE), "grandchild {pid} survived");
     }
 
     #[test]
     fn a_timeout_kills_the_whole_tree() {
         let (out, pid) = forking("bash -c 'sleep 300' & echo $! > PIDFILE; sleep 300", 300);
         assert_eq!(out.exit, Exit::TimedOut);
-        assert!(gone_soon(pid), "grandchild {pid} survived");
+        assert!(gone_within(pid, GONE), "grandchild {pid} survived");
     }
 }
