@@ -85,6 +85,18 @@ pub fn load_all(dirs: &[PathBuf]) -> Result<Vec<Run>, ReportError> {
     Ok(runs)
 }
 
+/// The runs grouped by ablation arm, arms in the order they first appear.
+pub fn by_arm(runs: &[Run]) -> Vec<(&str, Vec<&Run>)> {
+    let mut groups: Vec<(&str, Vec<&Run>)> = Vec::new();
+    for r in runs {
+        match groups.iter_mut().find(|(arm, _)| *arm == r.arm) {
+            Some((_, members)) => members.push(r),
+            None => groups.push((&r.arm, vec![r])),
+        }
+    }
+    groups
+}
+
 fn folder_name(dir: &Path) -> String {
     dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
 }

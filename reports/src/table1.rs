@@ -9,7 +9,7 @@ use asi_evolve_store::Status;
 
 use crate::campaign_db::CampaignDb;
 use crate::error::ReportError;
-use crate::runs::Run;
+use crate::runs::{Run, by_arm};
 use crate::tables::Table;
 
 const HEADERS: [&str; 10] = [
@@ -70,14 +70,7 @@ pub fn table(suite: &str, runs: &[Run]) -> Result<Option<Table>, ReportError> {
         t.rows.push(measured_row(&m, scale));
         t.emphasis.push(false);
     }
-    let mut arms: Vec<&str> = Vec::new();
-    for r in runs {
-        if !arms.contains(&r.arm.as_str()) {
-            arms.push(&r.arm);
-        }
-    }
-    for arm in arms {
-        let of_arm: Vec<&Run> = runs.iter().filter(|r| r.arm == arm).collect();
+    for (arm, of_arm) in by_arm(runs) {
         let Some(best) = best_node(&of_arm)? else { continue };
         let fmt = |v: Option<f64>| v.map_or_else(dash, |v| format!("{v:.4}"));
         t.rows.push(vec![

@@ -8,7 +8,7 @@ use asi_evolve_baselines::table3::{is_rl_suite, table3};
 use asi_evolve_store::Status;
 
 use crate::campaign_db::NodeRow;
-use crate::runs::Run;
+use crate::runs::{Run, by_arm};
 use crate::tables::Table;
 
 /// The table, or `None` for suites that are not the RL-algorithm task.
@@ -35,14 +35,7 @@ pub fn table(suite: &str, runs: &[Run]) -> Option<Table> {
         cells.extend([dash(), dash(), dash(), row.source.clone()]);
         t.push(cells);
     }
-    let mut arms: Vec<&str> = Vec::new();
-    for r in runs {
-        if !arms.contains(&r.arm.as_str()) {
-            arms.push(&r.arm);
-        }
-    }
-    for arm in arms {
-        let arm_runs: Vec<&Run> = runs.iter().filter(|r| r.arm == arm).collect();
+    for (arm, arm_runs) in by_arm(runs) {
         let seed = arm_runs.iter().filter_map(|r| r.nodes.iter().find(|n| n.round == 0 && valid(n))).next();
         let best = arm_runs
             .iter()
