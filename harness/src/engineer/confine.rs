@@ -118,6 +118,59 @@ impl Scratch {
     pub fn path(&self) -> &Path {
         self.0.path()
     }
+
+    /// Removes everything in the folder; false when something could not be removed.
+    fn empty(&self) -> bool {
+        let Ok(entries) = std::fs::read_dir(self.path()) else { return false };
+        entries.into_iter().all(|entry| {
+            entry.is_ok_and(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => std::fs::remove_dir_all(e.path()).is_ok(),
+                Ok(_) => std::fs::remove_file(e.path()).is_ok(),
+                Err(_) => false,
+            })
+        })
+    }
+}
+
+/// Scratch folders handed out one evaluation at a time and emptied when it ends: the same few
+/// folders serve a whole campaign. Creating and deleting one per evaluation would leave the
+/// file system thousands of recently deleted inodes, which ext4 (without a journal) scans past
+/// on every file it creates afterwards: that cost grew with the campaign's length.
+#[derive(Default)]
+pub struct ScratchPool(std::sync::Mutex<Vec<Scratch>>);
+
+impl ScratchPool {
+    /// An empty folder no running evaluation has; back to the pool when the lease is dropped.
+    pub fn lease(&self) -> std::io::Result<ScratchLease<'_>> {
+        let reused = self.0.lock().expect("scratch pool lock").pop();
+        let scratch = match reused {
+            Some(s) => s,
+            None => Scratch::new()?,
+        };
+        Ok(ScratchLease { pool: self, scratch: Some(scratch) })
+    }
+}
+
+pub struct ScratchLease<'a> {
+    pool: &'a ScratchPool,
+    scratch: Option<Scratch>,
+}
+
+impl ScratchLease<'_> {
+    pub fn path(&self) -> &Path {
+        self.scratch.as_ref().expect("held until dropped").path()
+    }
+}
+
+impl Drop for ScratchLease<'_> {
+    /// Empties the folder for the next evaluation; one that cannot be emptied is deleted.
+    fn drop(&mut self) {
+        if let Some(scratch) = self.scratch.take()
+            && scratch.empty()
+        {
+            self.pool.0.lock().expect("scratch pool lock").push(scratch);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -109,6 +109,8 @@ pub struct Engineer {
     interpreters: Vec<Interpreter>,
     /// Fork servers for the suite's Python commands, when it asks for them.
     warm: Option<WarmPool>,
+    /// The evaluations' private temporary folders.
+    scratch: confine::ScratchPool,
 }
 
 /// The node being evaluated: what every command's placeholders and environment refer to.
@@ -154,7 +156,17 @@ impl Engineer {
                 .map_or_else(|| PathBuf::from(&w.python), |i| i.path.clone());
             WarmPool::new(python, w.preload.clone(), base_env.clone(), suite.dir.clone())
         });
-        Self { suite, bin, timeouts, output_cap, executor: Arc::new(executor::Local), cache_dir, interpreters, warm }
+        Self {
+            suite,
+            bin,
+            timeouts,
+            output_cap,
+            executor: Arc::new(executor::Local),
+            cache_dir,
+            interpreters,
+            warm,
+            scratch: confine::ScratchPool::default(),
+        }
     }
 
     /// What the campaign's manifest records about how commands are run: each resolved
@@ -234,7 +246,7 @@ impl Engineer {
             }
             std::fs::write(path, contents)?;
         }
-        let scratch = confine::Scratch::new()?;
+        let scratch = self.scratch.lease()?;
         if let Some(cache) = &self.cache_dir {
             std::fs::create_dir_all(cache)?;
         }
@@ -247,11 +259,26 @@ impl Engineer {
             seed,
         };
 
+        let stages = &self.suite.evaluator.stages;
+        let n = stages.len();
+        let stage_job = |i: usize| {
+            let results_path = workdir.join(&cascade::stage_files(i, n)[0]);
+            self.job(&stages[i - 1].command, &node, i, &results_path, self.timeouts[i - 1])
+        };
         let mut check_seconds = 0.0;
+        // Stage 1's output when it ran in the static check's warm child.
+        let mut first_stage = None;
         if let Some(check) = &self.suite.evaluator.static_check {
             let timeout = static_check::MAX_TIMEOUT.min(self.timeouts[0]);
             // Its own results path, so nothing it writes can pass for the evaluator's results.
-            let out = self.run_here(&self.job(check, &node, 0, &workdir.join(CHECK_RESULTS_FILE), timeout))?;
+            let check = self.job(check, &node, 0, &workdir.join(CHECK_RESULTS_FILE), timeout);
+            let out = if self.executor.runs_here() {
+                let (out, stage) = self.run_check_and_first_stage(&check, &stage_job(1))?;
+                first_stage = stage;
+                out
+            } else {
+                self.run_here(&check)?
+            };
             if let Some(failed) = static_check::verdict(&out, timeout) {
                 std::fs::write(workdir.join("stdout.log"), &failed.stdout_tail)?;
                 std::fs::write(workdir.join("stderr.log"), &failed.stderr_tail)?;
@@ -260,17 +287,14 @@ impl Engineer {
             check_seconds = out.elapsed.as_secs_f64();
         }
 
-        let stages = &self.suite.evaluator.stages;
-        let n = stages.len();
         let mut evaluation = cascade::run(stages, |i, stage| {
             let [results_name, stdout_name, stderr_name] = cascade::stage_files(i, n);
             let results_path = workdir.join(&results_name);
             let timeout = self.timeouts[i - 1];
-            let job = self.job(&stage.command, &node, i, &results_path, timeout);
-            let out = if self.executor.runs_here() {
-                self.run_here(&job).map(executor::finished)?
-            } else {
-                self.executor.run(&job)?
+            let out = match first_stage.take().filter(|_| i == 1) {
+                Some(out) => executor::finished(out),
+                None if self.executor.runs_here() => self.run_here(&stage_job(i)).map(executor::finished)?,
+                None => self.executor.run(&self.job(&stage.command, &node, i, &results_path, timeout))?,
             };
             let stdout_tail = out.stdout.text();
             let stderr_tail = out.stderr.text();
@@ -302,7 +326,6 @@ impl Engineer {
         Ok(evaluation)
     }
 
-    /// One command (the static check is stage 0) to run in the node's folder.
     /// Runs `job` on this machine: warm when the suite asks for it and the command is one a
     /// fork server can run, else in the sandbox.
     fn run_here(&self, job: &StageJob) -> std::io::Result<RunOutput> {
@@ -310,17 +333,40 @@ impl Engineer {
         if let Some(pool) = &self.warm
             && pool.accepts(&spec.program, &spec.args)
         {
-            if let Some(out) = pool.run(&spec) {
-                return out;
+            if let Some(outputs) = pool.run(&[&spec]) {
+                return outputs.map(|mut o| o.remove(0));
             }
-            // Run again cold: nothing the failed attempt wrote may pass for this run's results.
-            if let Some((_, results)) = spec.env.iter().find(|(k, _)| k == "ASI_EVOLVE_RESULTS") {
-                std::fs::remove_file(results).ok();
-            }
+            forget_results(&spec);
         }
         sandbox::run(&spec)
     }
 
+    /// Runs the static check and, when it passes, stage 1 in the same warm child where both
+    /// can (one fork instead of two); else the check alone. Stage 1's output when it ran.
+    fn run_check_and_first_stage(
+        &self,
+        check: &StageJob,
+        stage: &StageJob,
+    ) -> std::io::Result<(RunOutput, Option<RunOutput>)> {
+        let (check_spec, stage_spec) = (check.sandbox_spec(), stage.sandbox_spec());
+        let Some(pool) = self.warm.as_ref().filter(|p| p.chains(&check_spec, &stage_spec)) else {
+            return Ok((self.run_here(check)?, None));
+        };
+        match pool.run(&[&check_spec, &stage_spec]) {
+            Some(outputs) => {
+                let mut outputs = outputs?.into_iter();
+                let check = outputs.next().expect("a chain reports its first step");
+                Ok((check, outputs.next()))
+            }
+            None => {
+                forget_results(&check_spec);
+                forget_results(&stage_spec);
+                Ok((sandbox::run(&check_spec)?, None))
+            }
+        }
+    }
+
+    /// One command (the static check is stage 0) to run in the node's folder.
     fn job(&self, words: &[String], node: &Node<'_>, stage: usize, results: &Path, timeout: Duration) -> StageJob {
         let expand = |word: &str| {
             word.replace("{suite_dir}", &self.suite.dir.to_string_lossy())
@@ -370,6 +416,14 @@ impl Engineer {
         }
         env.extend(self.suite.evaluator.env.iter().cloned());
         env
+    }
+}
+
+/// Before a command that failed warm runs again cold: nothing the failed attempt wrote may pass
+/// for this run's results.
+fn forget_results(spec: &sandbox::RunSpec) {
+    if let Some((_, results)) = spec.env.iter().find(|(k, _)| k == "ASI_EVOLVE_RESULTS") {
+        std::fs::remove_file(results).ok();
     }
 }
 

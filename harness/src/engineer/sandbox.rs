@@ -23,7 +23,7 @@ use crate::suite::Limits;
 pub(super) const TERM_GRACE: Duration = Duration::from_secs(1);
 /// Time the output readers get after the group is dead; a process that left the group
 /// (setsid) could otherwise hold a pipe open forever.
-const READER_GRACE: Duration = Duration::from_secs(2);
+pub(super) const READER_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct RunSpec {
@@ -55,6 +55,31 @@ pub struct Captured {
 }
 
 impl Captured {
+    /// Adds what was read; the tail is trimmed in batches (at twice the cap), not per read.
+    pub(super) fn push(&mut self, bytes: &[u8], cap: usize) {
+        self.total += bytes.len() as u64;
+        self.tail.extend_from_slice(bytes);
+        if self.tail.len() > 2 * cap {
+            self.trim(cap);
+        }
+    }
+
+    /// Keeps only the last `cap` bytes.
+    pub(super) fn trim(&mut self, cap: usize) {
+        if self.tail.len() > cap {
+            let drop = self.tail.len() - cap;
+            self.tail.drain(..drop);
+        }
+    }
+
+    /// What a stream gives when its reader is abandoned.
+    pub(super) fn abandoned() -> Self {
+        Self {
+            tail: b"[output reader abandoned: a process outside the evaluator's group kept the pipe open]".to_vec(),
+            total: 0,
+        }
+    }
+
     pub fn text(&self) -> String {
         let text = String::from_utf8_lossy(&self.tail);
         if self.total as usize > self.tail.len() {
@@ -183,30 +208,17 @@ pub(super) fn spawn_reader(mut stream: impl Read + Send + 'static, cap: usize) -
         loop {
             match stream.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    captured.total += n as u64;
-                    captured.tail.extend_from_slice(&buf[..n]);
-                    if captured.tail.len() > 2 * cap {
-                        let drop = captured.tail.len() - cap;
-                        captured.tail.drain(..drop);
-                    }
-                }
+                Ok(n) => captured.push(&buf[..n], cap),
             }
         }
-        if captured.tail.len() > cap {
-            let drop = captured.tail.len() - cap;
-            captured.tail.drain(..drop);
-        }
+        captured.trim(cap);
         tx.send(captured).ok();
     });
     rx
 }
 
 pub(super) fn collect(rx: mpsc::Receiver<Captured>) -> Captured {
-    rx.recv_timeout(READER_GRACE).unwrap_or_else(|_| Captured {
-        tail: b"[output reader abandoned: a process outside the evaluator's group kept the pipe open]".to_vec(),
-        total: 0,
-    })
+    rx.recv_timeout(READER_GRACE).unwrap_or_else(|_| Captured::abandoned())
 }
 
 #[cfg(test)]

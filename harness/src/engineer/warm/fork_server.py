@@ -2,10 +2,13 @@
 # environment, it imports what the suite preloads and then only forks: each request becomes a
 # child that sets itself up exactly as a fresh interpreter would be set up by the sandbox (own
 # process group, rlimits, environment, working directory, output pipes, and the Landlock ruleset
-# the controller built for it, as `confine` builds it for the sandbox) and runs the command.
-# The server itself never runs candidate or evaluator code. It is a child subreaper, so a
-# process that left the child's group (setsid) and was orphaned by a double fork is re-parented
-# to the server, which kills every such process when the evaluation ends.
+# the controller built for it, as `confine` builds it for the sandbox) and runs the command, or
+# the static check and then the first stage (`Baseline` puts back what the check changed). The
+# server itself never runs candidate or evaluator code. It watches the child through a pidfd,
+# signals its group when the controller asks (at the timeout), and when it exits kills the
+# group before reaping it. It is a child subreaper, so a process that left the child's group
+# (setsid) and was orphaned by a double fork is re-parented to the server, which kills every
+# such process when the evaluation ends.
 import atexit
 import ctypes
 import gc
@@ -15,6 +18,7 @@ import json
 import os
 import resource
 import runpy
+import select
 import signal
 import socket
 import sys
@@ -101,36 +105,118 @@ def confine(restrict_self, ruleset):
         os._exit(126)
 
 
+def close_all_but(keep):
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 65536)
+
+
+def set_environment(env):
+    """Makes `os.environ` exactly `env` (with the locale a fresh interpreter would coerce),
+    changing only what differs."""
+    if COERCED_LOCALE is not None and not any(env.get(k) for k in ("LC_ALL", "LC_CTYPE", "LANG")):
+        env = dict(env, LC_CTYPE=COERCED_LOCALE)
+    for key in [k for k in os.environ if k not in env]:
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
+def run_step(argv):
+    """Runs one command as a fresh interpreter would; its exit code."""
+    try:
+        run_program(argv)
+        return 0
+    except SystemExit as exit:
+        return exit_code(exit)
+    except BaseException:
+        try:
+            report()
+        except BaseException:
+            pass
+        return 1
+
+
+class Baseline:
+    """What a passed step may have changed in this process, put back before the next step runs,
+    as if it had been a process of its own: imported modules, import path, signal handlers,
+    hooks, standard streams, exit functions and the threads it left to finish."""
+
+    def __init__(self):
+        self.modules = set(sys.modules)
+        self.path = list(sys.path)
+        self.meta_path = list(sys.meta_path)
+        self.path_hooks = list(sys.path_hooks)
+        self.hooks = (sys.excepthook, sys.displayhook, sys.unraisablehook, sys.breakpointhook)
+        self.signals = {s: signal.getsignal(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)}
+
+    def restore(self, cwd):
+        for thread in threading.enumerate():
+            if thread is not threading.main_thread() and not thread.daemon:
+                thread.join()
+        atexit._run_exitfuncs()
+        atexit._clear()
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        for name in [m for m in sys.modules if m not in self.modules]:
+            del sys.modules[name]
+        sys.path[:] = self.path
+        sys.meta_path[:] = self.meta_path
+        sys.path_hooks[:] = self.path_hooks
+        sys.path_importer_cache.clear()
+        sys.excepthook, sys.displayhook, sys.unraisablehook, sys.breakpointhook = self.hooks
+        for number, handler in self.signals.items():
+            if handler is not None and signal.getsignal(number) is not handler:
+                signal.signal(number, handler)
+        os.chdir(cwd)
+
+
 def child(request, fds):
-    """Becomes the evaluation; never returns."""
+    """Becomes the evaluation: runs its steps in turn, the next one only after the last passed
+    (exit code 0), and tells the controller of each pass; never returns."""
     code = 1
     try:
         os.setpgid(0, 0)
-        stdout, stderr = fds[:2]
+        steps = request["steps"]
+        pipes = [(fds[2 * i], fds[2 * i + 1]) for i in range(len(steps))]
+        progress = fds[2 * len(steps)] if len(steps) > 1 else None
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
-        os.dup2(stdout, 1)
-        os.dup2(stderr, 2)
         for name, soft, hard in request["limits"]:
             soft, hard = (resource.RLIM_INFINITY if v >= 2**63 else v for v in (soft, hard))
             resource.setrlimit(getattr(resource, "RLIMIT_" + name), (soft, hard))
         os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
         if request.get("landlock") is not None:
-            confine(request["landlock"], fds[2])
-        os.closerange(3, 65536)
-        env = request["env"]
-        if COERCED_LOCALE is not None and not any(env.get(k) for k in ("LC_ALL", "LC_CTYPE", "LANG")):
-            os.environ["LC_CTYPE"] = COERCED_LOCALE
+            confine(request["landlock"], fds[-1])
+        keep = {fd for pair in pipes for fd in pair} | ({progress} if progress is not None else set())
+        close_all_but(keep)
+        for fd in keep:
+            os.set_inheritable(fd, False)
         # A preloaded NumPy would hand every child the same global random state; a fresh
         # interpreter seeds it from the OS (the `random` module reseeds itself after fork).
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()
-        run_program(request["argv"])
-        code = 0
-    except SystemExit as exit:
-        code = exit_code(exit)
+        baseline = Baseline() if len(steps) > 1 else None
+        for i, step in enumerate(steps):
+            out, err = pipes[i]
+            os.dup2(out, 1)
+            os.dup2(err, 2)
+            os.close(out)
+            os.close(err)
+            if i > 0:
+                set_environment(step["env"])
+            code = run_step(step["argv"])
+            if i + 1 == len(steps) or code != 0:
+                break
+            baseline.restore(request["cwd"])
+            os.write(progress, b"p")
     except BaseException:
         try:
             report()
@@ -147,7 +233,7 @@ def child(request, fds):
     os._exit(code)
 
 
-OWN_CODE = {child.__code__, run_program.__code__}
+OWN_CODE = {child.__code__, run_step.__code__, run_program.__code__}
 
 
 def become_subreaper():
@@ -186,12 +272,27 @@ def kill_orphans():
         time.sleep(0.005)
 
 
+def kill_group(pid, number):
+    try:
+        os.killpg(pid, number)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def serve():
     while True:
-        message, fds, _, _ = socket.recv_fds(CONTROL, 1 << 20, 3)
+        message, fds, _, _ = socket.recv_fds(CONTROL, 1 << 20, 16)
         if not message:
             return
         request = json.loads(message)
+        if "steps" not in request:
+            # A signal asked for by a controller that timed out as the child ended: too late.
+            for fd in fds:
+                os.close(fd)
+            continue
+        # Set here rather than in the child: between two requests only a few variables differ,
+        # and every variable the child changed would cost it a copied page.
+        set_environment(request["steps"][0]["env"])
         pid = os.fork()
         if pid == 0:
             try:
@@ -201,17 +302,39 @@ def serve():
         for fd in fds:
             os.close(fd)
         send({"pid": pid})
-        # Unreaped, the child keeps its group id reserved while the controller kills the group.
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        send({"exited": True})
-        if CONTROL.recv(64) != b"reap":
+        if not supervise(pid):
             return
+        # The child is a zombie until reaped, so its group id cannot have been reused: the
+        # group is killed first, then the child reaped, then whatever it orphaned.
+        kill_group(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         kill_orphans()
         send({"status": status})
 
 
+def supervise(pid):
+    """Waits for the child to exit, signalling its group as the controller asks (at its
+    timeout); False when the controller went away, after killing the child's group."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            ready, _, _ = select.select([pidfd, CONTROL], [], [])
+            if pidfd in ready:
+                return True
+            message = CONTROL.recv(256)
+            if not message:
+                kill_group(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                kill_orphans()
+                return False
+            kill_group(pid, json.loads(message)["signal"])
+    finally:
+        os.close(pidfd)
+
+
 try:
+    if not hasattr(os, "pidfd_open"):
+        raise OSError("os.pidfd_open is missing (it needs Python 3.9 or newer on Linux 5.3 or newer)")
     become_subreaper()
     preload(sys.argv[2:])
     # What the server has imported is never collected: children then do not copy the pages a

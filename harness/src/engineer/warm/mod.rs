@@ -1,6 +1,7 @@
 //! Warm evaluator workers for Python evaluators (a suite's `[evaluator.warm]`): instead of
 //! starting an interpreter per command, a command `python <script|-m mod|-c code> args...` is
-//! run by a fork server that imported the suite's preloads once and forks a child for it. The
+//! run by a fork server that imported the suite's preloads once and forks a child for it (or
+//! one child for the static check and then the first stage, see `Server::run`). The
 //! child is set up as the sandbox sets up a fresh process (own process group, rlimits,
 //! environment, working directory, capped output, timeout, the same Landlock confinement, the
 //! whole tree killed when it ends), so a command gives the same outcome warm or cold. Servers
@@ -43,15 +44,27 @@ impl WarmPool {
             }
     }
 
-    /// Runs `spec` warm; `None` when it has to run cold (no server could be started, or the
-    /// server failed once the command had started).
-    pub(crate) fn run(&self, spec: &RunSpec) -> Option<std::io::Result<RunOutput>> {
+    /// Whether `first` and then `second` can run as one chain in one child: both accepted, and
+    /// the same working directory, limits, confinement and group record (what one process has).
+    pub(crate) fn chains(&self, first: &RunSpec, second: &RunSpec) -> bool {
+        self.accepts(&first.program, &first.args)
+            && self.accepts(&second.program, &second.args)
+            && first.cwd == second.cwd
+            && first.limits == second.limits
+            && first.writable == second.writable
+            && first.record_group_in == second.record_group_in
+    }
+
+    /// Runs `steps` warm, in one child (see `Server::run`): one output per step that ran to
+    /// its end. `None` when they have to run cold (no server could be started, or the server
+    /// failed once the child had started).
+    pub(crate) fn run(&self, steps: &[&RunSpec]) -> Option<std::io::Result<Vec<RunOutput>>> {
         for _ in 0..2 {
             let mut server = self.server()?;
-            match server.run(&spec.args, spec) {
-                Ok(out) => {
+            match server.run(steps) {
+                Ok(outputs) => {
                     self.idle.lock().expect("pool lock").push(server);
-                    return Some(Ok(out));
+                    return Some(Ok(outputs));
                 }
                 Err(Failure::BeforeChild(e)) => eprintln!("warning: {e}; starting another fork server"),
                 Err(Failure::AfterChild(e)) => {

@@ -1,11 +1,13 @@
 //! One fork server: a Python process that has imported the suite's preloads and forks one
-//! child per evaluation (`fork_server.py`). The controller talks to it over a seqpacket
-//! socket: a request (with the child's stdout and stderr pipes as SCM_RIGHTS), then the
-//! child's pid, "exited", the controller's "reap" once it has killed the child's group, and the
-//! wait status. The group is killed before the child is reaped, as in `sandbox`, so the group
-//! id cannot have been reused in between.
+//! child per request (`fork_server.py`). The controller talks to it over a seqpacket socket: a
+//! request (one or two steps, with each step's stdout and stderr pipes, the progress pipe of a
+//! chain and the Landlock ruleset as SCM_RIGHTS), then the child's pid and, once the child has
+//! exited and the server has killed its group, reaped it and killed what it orphaned, the wait
+//! status. At a timeout the controller asks the server to signal the group: the server is the
+//! child's parent, so while it has not reaped the child the group id cannot have been reused.
+//! The child's pipes, the progress pipe and the socket are polled together in the calling
+//! thread.
 
-use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -17,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::engineer::confine;
 use crate::engineer::limits::Prepared;
-use crate::engineer::sandbox::{self, Exit, RunOutput, RunSpec};
+use crate::engineer::sandbox::{self, Captured, Exit, RunOutput, RunSpec};
 use crate::engineer::stale;
 
 const SOURCE: &str = include_str!("fork_server.py");
@@ -94,105 +96,82 @@ impl Server {
         }
     }
 
-    /// Runs `argv` (the interpreter's arguments) as `spec` describes, in a forked child.
-    pub(super) fn run(&mut self, argv: &[String], spec: &RunSpec) -> Result<RunOutput, Failure> {
-        let started = Instant::now();
-        let broken = |e: std::io::Error| ServerError::Broken(e.to_string());
-        let (out_read, out_write) = pipe().map_err(|e| Failure::BeforeChild(broken(e)))?;
-        let (err_read, err_write) = pipe().map_err(|e| Failure::BeforeChild(broken(e)))?;
-        let limits: Vec<Value> =
-            Prepared::new(&spec.limits).triples().map(|(name, soft, hard)| json!([name, soft, hard])).collect();
-        let env: serde_json::Map<String, Value> =
-            spec.env.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    /// Runs `steps` in one forked child, each step's interpreter arguments (`args`) with its
+    /// own environment, timeout and output pipes; a step runs only after the one before it
+    /// passed (exit code 0). The steps share the first one's working directory, limits,
+    /// confinement and group record (`WarmPool::chains` checks that they agree). One output
+    /// per step that ran to its end: fewer when one failed, or ended its process with code 0
+    /// before the next could start (that one is then for the caller to run).
+    pub(super) fn run(&mut self, steps: &[&RunSpec]) -> Result<Vec<RunOutput>, Failure> {
+        let first = steps[0];
+        let broken = |e: std::io::Error| Failure::BeforeChild(ServerError::Broken(e.to_string()));
+        let mut streams = Vec::with_capacity(2 * steps.len());
+        let mut fds = Vec::with_capacity(2 * steps.len() + 2);
+        let mut write_ends = Vec::with_capacity(2 * steps.len() + 1);
+        for step in steps {
+            for _ in 0..2 {
+                let (read, write) = pipe().map_err(broken)?;
+                streams.push(Stream::new(read, step.output_cap));
+                fds.push(write.as_raw_fd());
+                write_ends.push(write);
+            }
+        }
+        let progress = if steps.len() > 1 {
+            let (read, write) = pipe().map_err(broken)?;
+            fds.push(write.as_raw_fd());
+            write_ends.push(write);
+            Some(Stream::new(read, 16))
+        } else {
+            None
+        };
         // The same Landlock ruleset the sandbox applies, built here and handed to the child,
         // which restricts itself with it before running anything (see `confine`).
-        let ruleset: Option<OwnedFd> = if spec.writable.is_empty() {
+        let ruleset: Option<OwnedFd> = if first.writable.is_empty() {
             None
         } else {
-            confine::rules(&spec.writable).map_err(|e| Failure::BeforeChild(broken(e)))?.and_then(Into::into)
+            confine::rules(&first.writable).map_err(broken)?.and_then(Into::into)
         };
+        fds.extend(ruleset.as_ref().map(AsRawFd::as_raw_fd));
+        let limits: Vec<Value> =
+            Prepared::new(&first.limits).triples().map(|(name, soft, hard)| json!([name, soft, hard])).collect();
+        let steps_json: Vec<Value> = steps
+            .iter()
+            .map(|step| {
+                let env: serde_json::Map<String, Value> =
+                    step.env.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+                json!({"argv": step.args, "env": env})
+            })
+            .collect();
         let landlock = ruleset.as_ref().map(|_| libc::SYS_landlock_restrict_self);
         let request =
-            json!({"argv": argv, "cwd": spec.cwd, "env": env, "limits": limits, "landlock": landlock}).to_string();
-        let mut fds = vec![out_write.as_raw_fd(), err_write.as_raw_fd()];
-        fds.extend(ruleset.as_ref().map(AsRawFd::as_raw_fd));
-        send_with_fds(self.control.as_raw_fd(), request.as_bytes(), &fds)
-            .map_err(|e| Failure::BeforeChild(broken(e)))?;
-        drop((out_write, err_write, ruleset));
-        let stdout = sandbox::spawn_reader(std::fs::File::from(out_read), spec.output_cap);
-        let stderr = sandbox::spawn_reader(std::fs::File::from(err_read), spec.output_cap);
+            json!({"steps": steps_json, "cwd": first.cwd, "limits": limits, "landlock": landlock}).to_string();
+        let started = Instant::now();
+        send_with_fds(self.control.as_raw_fd(), request.as_bytes(), &fds).map_err(broken)?;
+        drop((write_ends, ruleset));
         let pid = match self.receive(ANSWER_TIMEOUT).map(|m| m.get("pid").and_then(Value::as_i64)) {
             Ok(Some(pid)) if pid > 1 => pid as libc::pid_t,
             Ok(_) => return Err(Failure::BeforeChild(ServerError::Broken("no child pid".into()))),
-            Err(e) => return Err(Failure::BeforeChild(broken(e))),
+            Err(e) => return Err(broken(e)),
         };
-        if let Some(dir) = &spec.record_group_in {
+        if let Some(dir) = &first.record_group_in {
             stale::record(dir, pid).ok();
         }
-        let result = self.finish(pid, spec.timeout);
-        if let Some(dir) = &spec.record_group_in {
+        let mut watch = Watch { control: self.control.as_raw_fd(), streams, progress };
+        let result = watch.run(steps, started);
+        if let Some(dir) = &first.record_group_in {
             stale::clear(dir, pid);
         }
-        let (status, timed_out) = result.map_err(|e| {
+        result.map_err(|e| {
             sandbox::kill_group(pid, libc::SIGKILL);
-            Failure::AfterChild(broken(e))
-        })?;
-        let exit = if timed_out {
-            Exit::TimedOut
-        } else if libc::WIFEXITED(status) {
-            Exit::Code(libc::WEXITSTATUS(status))
-        } else if libc::WIFSIGNALED(status) {
-            Exit::Signal(libc::WTERMSIG(status))
-        } else {
-            Exit::Signal(0)
-        };
-        Ok(RunOutput {
-            exit,
-            stdout: sandbox::collect(stdout),
-            stderr: sandbox::collect(stderr),
-            elapsed: started.elapsed(),
+            Failure::AfterChild(ServerError::Broken(e.to_string()))
         })
     }
 
-    /// Waits for the child (killing its group at the timeout, as `sandbox` does), kills what is
-    /// left of the group, lets the server reap it; the wait status and whether it timed out.
-    fn finish(&mut self, pid: libc::pid_t, timeout: Duration) -> std::io::Result<(i32, bool)> {
-        let timed_out = match self.receive(timeout) {
-            Ok(_) => false,
-            Err(e) if is_timeout(&e) => {
-                sandbox::kill_group(pid, libc::SIGTERM);
-                match self.receive(sandbox::TERM_GRACE) {
-                    Ok(_) => {}
-                    Err(e) if is_timeout(&e) => {
-                        sandbox::kill_group(pid, libc::SIGKILL);
-                        self.receive(ANSWER_TIMEOUT)?;
-                    }
-                    Err(e) => return Err(e),
-                }
-                true
-            }
-            Err(e) => return Err(e),
-        };
-        sandbox::kill_group(pid, libc::SIGKILL);
-        self.control.write_all(b"reap")?;
-        let status = self.receive(ANSWER_TIMEOUT)?.get("status").and_then(Value::as_i64);
-        let status = status.ok_or_else(|| std::io::Error::other("no wait status"))?;
-        Ok((status as i32, timed_out))
-    }
-
     fn receive(&mut self, timeout: Duration) -> std::io::Result<Value> {
-        self.control.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        let mut buf = vec![0u8; 64 * 1024];
-        let n = loop {
-            match self.control.read(&mut buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                other => break other?,
-            }
-        };
-        if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the server exited"));
+        if !wait_readable(self.control.as_raw_fd(), timeout)? {
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the server did not answer in time"));
         }
-        serde_json::from_slice(&buf[..n]).map_err(|e| std::io::Error::other(format!("unreadable answer: {e}")))
+        read_message(self.control.as_raw_fd())
     }
 
     #[cfg(test)]
@@ -208,8 +187,220 @@ impl Drop for Server {
     }
 }
 
-fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+/// One output pipe of the child, read as it comes; only a bounded tail is kept.
+struct Stream {
+    fd: OwnedFd,
+    captured: Captured,
+    cap: usize,
+    open: bool,
+}
+
+impl Stream {
+    fn new(fd: OwnedFd, cap: usize) -> Self {
+        Self { fd, captured: Captured::default(), cap, open: true }
+    }
+
+    /// Reads what is there (the caller polled it readable); closed at end of file.
+    fn read(&mut self) {
+        let mut buf = [0u8; 16 * 1024];
+        // SAFETY: reads into a buffer of the length given, from a descriptor this owns.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            n if n > 0 => self.captured.push(&buf[..n as usize], self.cap),
+            n if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => self.open = false,
+        }
+    }
+
+    fn take(&mut self) -> Captured {
+        let mut captured = std::mem::take(&mut self.captured);
+        captured.trim(self.cap);
+        captured
+    }
+}
+
+/// The controller's side of one request while its child runs: the child's pipes, the
+/// progress pipe of a chain and the control socket, polled together in the calling thread.
+struct Watch {
+    control: RawFd,
+    /// Two per step: stdout, stderr.
+    streams: Vec<Stream>,
+    /// One byte each time a step of a chain passed.
+    progress: Option<Stream>,
+}
+
+/// How far the timeout handling has gone for the running step.
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    Running,
+    /// SIGTERM asked for.
+    Terminating,
+    /// SIGKILL asked for.
+    Killing,
+}
+
+impl Watch {
+    fn run(&mut self, steps: &[&RunSpec], started: Instant) -> std::io::Result<Vec<RunOutput>> {
+        let mut step = 0;
+        let mut step_started = started;
+        let mut passed: Vec<Duration> = Vec::new();
+        let mut deadline = started + steps[0].timeout;
+        let mut phase = Phase::Running;
+        let status = loop {
+            let now = Instant::now();
+            if now >= deadline {
+                let (signal, next, wait) = match phase {
+                    Phase::Running => (libc::SIGTERM, Phase::Terminating, sandbox::TERM_GRACE),
+                    Phase::Terminating => (libc::SIGKILL, Phase::Killing, ANSWER_TIMEOUT),
+                    Phase::Killing => return Err(std::io::Error::other("no wait status after SIGKILL")),
+                };
+                self.ask_signal(signal)?;
+                phase = next;
+                deadline = now + wait;
+                continue;
+            }
+            let mut fds = vec![pollfd(self.control)];
+            let progress_open = self.progress.as_ref().is_some_and(|p| p.open);
+            if let Some(p) = self.progress.as_ref().filter(|p| p.open) {
+                fds.push(pollfd(p.fd.as_raw_fd()));
+            }
+            let open: Vec<usize> = (0..self.streams.len()).filter(|&i| self.streams[i].open).collect();
+            fds.extend(open.iter().map(|&i| pollfd(self.streams[i].fd.as_raw_fd())));
+            poll(&mut fds, deadline - now)?;
+            let mut rest = &fds[1..];
+            if progress_open {
+                if rest[0].revents != 0 {
+                    let progress = self.progress.as_mut().expect("polled");
+                    let before = progress.captured.total;
+                    progress.read();
+                    for _ in before..progress.captured.total {
+                        // After the timeout a pass no longer counts: the step is being killed.
+                        if phase == Phase::Running && step + 1 < steps.len() {
+                            let now = Instant::now();
+                            passed.push(now - step_started);
+                            step += 1;
+                            step_started = now;
+                            deadline = now + steps[step].timeout;
+                        }
+                    }
+                }
+                rest = &rest[1..];
+            }
+            for (slot, &i) in rest.iter().zip(&open) {
+                if slot.revents != 0 {
+                    self.streams[i].read();
+                }
+            }
+            if fds[0].revents != 0 {
+                let message = read_message(self.control)?;
+                match message.get("status").and_then(Value::as_i64) {
+                    Some(status) => break status as i32,
+                    None => return Err(std::io::Error::other(format!("unexpected answer {message}"))),
+                }
+            }
+        };
+        let ended = Instant::now();
+        self.drain();
+        let mut outputs: Vec<RunOutput> =
+            passed.into_iter().enumerate().map(|(i, elapsed)| self.output(i, Exit::Code(0), elapsed)).collect();
+        let exit = if phase != Phase::Running {
+            Exit::TimedOut
+        } else if libc::WIFEXITED(status) {
+            Exit::Code(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            Exit::Signal(libc::WTERMSIG(status))
+        } else {
+            Exit::Signal(0)
+        };
+        // A step before the last that ended its process with code 0 (`os._exit(0)`) passed,
+        // but the next one never started: the caller runs that one.
+        outputs.push(self.output(step, exit, ended - step_started));
+        Ok(outputs)
+    }
+
+    /// Reads the pipes to their end: the group and its orphans are dead, so only a process
+    /// that escaped both could hold one open, and it is abandoned after `READER_GRACE`.
+    fn drain(&mut self) {
+        let until = Instant::now() + sandbox::READER_GRACE;
+        loop {
+            let open: Vec<usize> = (0..self.streams.len()).filter(|&i| self.streams[i].open).collect();
+            let now = Instant::now();
+            if open.is_empty() || now >= until {
+                for &i in &open {
+                    self.streams[i].captured = Captured::abandoned();
+                    self.streams[i].open = false;
+                }
+                return;
+            }
+            let mut fds: Vec<libc::pollfd> = open.iter().map(|&i| pollfd(self.streams[i].fd.as_raw_fd())).collect();
+            if poll(&mut fds, until - now).is_err() {
+                continue;
+            }
+            for (slot, &i) in fds.iter().zip(&open) {
+                if slot.revents != 0 {
+                    self.streams[i].read();
+                }
+            }
+        }
+    }
+
+    fn output(&mut self, step: usize, exit: Exit, elapsed: Duration) -> RunOutput {
+        let stdout = self.streams[2 * step].take();
+        let stderr = self.streams[2 * step + 1].take();
+        RunOutput { exit, stdout, stderr, elapsed }
+    }
+
+    /// Asks the server to signal the child's group: only the server knows the child is not
+    /// yet reaped, so only it can be sure the group id is still the child's.
+    fn ask_signal(&self, signal: libc::c_int) -> std::io::Result<()> {
+        let message = json!({ "signal": signal }).to_string();
+        send_with_fds(self.control, message.as_bytes(), &[])
+    }
+}
+
+fn pollfd(fd: RawFd) -> libc::pollfd {
+    libc::pollfd { fd, events: libc::POLLIN, revents: 0 }
+}
+
+/// Polls `fds` for at most `timeout`, retrying when interrupted; how many are ready.
+fn poll(fds: &mut [libc::pollfd], timeout: Duration) -> std::io::Result<usize> {
+    // Rounded up, so a deadline a fraction of a millisecond away is not busy-waited for.
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    loop {
+        // SAFETY: `fds` is a valid slice of pollfd for the length given.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn wait_readable(fd: RawFd, timeout: Duration) -> std::io::Result<bool> {
+    Ok(poll(&mut [pollfd(fd)], timeout)? > 0)
+}
+
+/// One message from the server: a JSON object in one seqpacket datagram.
+fn read_message(fd: RawFd) -> std::io::Result<Value> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = loop {
+        // SAFETY: reads into a buffer of the length given.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    if n == 0 {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the server exited"));
+    }
+    serde_json::from_slice(&buf[..n]).map_err(|e| std::io::Error::other(format!("unreadable answer: {e}")))
 }
 
 fn seqpacket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -234,6 +425,13 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 
 /// Sends one message carrying `fds` (SCM_RIGHTS); the receiver gets its own copies.
 fn send_with_fds(socket: RawFd, bytes: &[u8], fds: &[RawFd]) -> std::io::Result<()> {
+    if fds.is_empty() {
+        // SAFETY: sends from a buffer of the length given.
+        if unsafe { libc::send(socket, bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        return Ok(());
+    }
     let payload = std::mem::size_of_val(fds);
     // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic.
     let (space, len) = unsafe { (libc::CMSG_SPACE(payload as u32) as usize, libc::CMSG_LEN(payload as u32)) };

@@ -37,7 +37,7 @@ fn spec(dir: &std::path::Path, args: &[&str], timeout_ms: u64) -> RunSpec {
 
 fn warm(pool: &WarmPool, spec: &RunSpec) -> RunOutput {
     assert!(pool.accepts(&spec.program, &spec.args));
-    pool.run(spec).expect("ran warm").unwrap()
+    pool.run(&[spec]).expect("ran warm").unwrap().remove(0)
 }
 
 /// How long a killed descendant may take to disappear.
@@ -192,7 +192,7 @@ fn a_server_that_died_is_replaced_and_a_bad_preload_runs_cold() {
     assert_ne!(first, second);
 
     let broken = WarmPool::new(python(), vec!["no_such_module_here".into()], env(), std::env::temp_dir());
-    assert!(broken.run(&spec(dir.path(), &["-c", "pass"], 20_000)).is_none(), "cold, not a failed evaluation");
+    assert!(broken.run(&[&spec(dir.path(), &["-c", "pass"], 20_000)]).is_none(), "cold, not a failed evaluation");
     assert!(broken.idle_pids().is_empty());
 }
 
@@ -231,4 +231,83 @@ fn errors_read_as_a_fresh_interpreter_prints_them() {
         let hot = warm(&pool, &s);
         assert_eq!((hot.exit, hot.stderr.text()), (cold.exit, cold.stderr.text()), "{args:?}");
     }
+}
+
+fn chain(pool: &WarmPool, check: &RunSpec, stage: &RunSpec) -> Vec<RunOutput> {
+    assert!(pool.chains(check, stage));
+    pool.run(&[check, stage]).expect("ran warm").unwrap()
+}
+
+#[test]
+fn a_chained_stage_runs_after_its_check_as_a_process_of_its_own_would() {
+    let dir = tempfile::tempdir().unwrap();
+    // Everything a check might leave behind in its process: none of it may reach the stage.
+    let check = "import atexit, fractions, os, signal, sys, threading, time\n\
+                 sys.path.append('/check/was/here'); os.environ['LEAK'] = '1'; os.chdir('/')\n\
+                 signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+                 atexit.register(lambda: print('check atexit', file=sys.__stderr__))\n\
+                 threading.Thread(target=lambda: (time.sleep(0.2), print('check thread', file=sys.__stderr__))).start()\n\
+                 print('check out'); print('check err', file=sys.stderr)\n\
+                 sys.excepthook = print; sys.stdout = open(os.devnull, 'w')";
+    let stage = "import os, signal, sys\n\
+                 print('fractions' in sys.modules, '/check/was/here' in sys.path, 'LEAK' in os.environ)\n\
+                 print(signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, sys.excepthook is sys.__excepthook__)\n\
+                 print(os.getcwd() == os.environ['HERE'])\n\
+                 raise ValueError('stage done')";
+    let here = dir.path().to_string_lossy().into_owned();
+    let mut check = spec(dir.path(), &["-c", check], 20_000);
+    let mut stage = spec(dir.path(), &["-c", stage, "arg"], 20_000);
+    for s in [&mut check, &mut stage] {
+        s.env.push(("HERE".into(), here.clone()));
+    }
+    stage.env.push(("STAGE".into(), "1".into()));
+    let pool = pool();
+    let hot = chain(&pool, &check, &stage);
+    let cold = [sandbox::run(&check).unwrap(), sandbox::run(&stage).unwrap()];
+    assert_eq!(hot.len(), 2, "{:?} {}", hot[0].exit, hot[0].stderr.text());
+    for (hot, cold) in hot.iter().zip(&cold) {
+        assert_eq!(hot.exit, cold.exit);
+        assert_eq!(hot.stdout.text(), cold.stdout.text());
+        assert_eq!(hot.stderr.text(), cold.stderr.text());
+    }
+    assert_eq!(cold[0].stdout.text(), "check out\n");
+    assert_eq!(cold[0].stderr.text(), "check err\ncheck thread\ncheck atexit\n");
+    assert_eq!(cold[1].stdout.text(), "False False False\nTrue True\nTrue\n");
+    assert_eq!(pool.idle_pids().len(), 1);
+    assert!(!dir.path().join(crate::engineer::PGID_FILE).exists(), "the group record outlived the group");
+}
+
+#[test]
+fn a_chained_stage_runs_only_once_its_check_passed_in_its_own_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool();
+    let stage = spec(dir.path(), &["-c", "open('stage_ran', 'w').close()"], 20_000);
+    let ran = || dir.path().join("stage_ran").exists();
+
+    let failing = spec(dir.path(), &["-c", "import sys; print('bad syntax', file=sys.stderr); sys.exit(1)"], 20_000);
+    let out = chain(&pool, &failing, &stage);
+    assert_eq!((out.len(), out[0].exit, out[0].stderr.text().as_str()), (1, Exit::Code(1), "bad syntax\n"));
+    assert!(!ran());
+
+    // A check that ends its process with 0 passed; the stage is then the caller's to run.
+    let exits = spec(dir.path(), &["-c", "import os; os._exit(0)"], 20_000);
+    let out = chain(&pool, &exits, &stage);
+    assert_eq!((out.len(), out[0].exit), (1, Exit::Code(0)));
+    assert!(!ran());
+
+    let slow_check = spec(dir.path(), &["-c", "import time; time.sleep(30)"], 300);
+    let out = chain(&pool, &slow_check, &stage);
+    assert_eq!((out.len(), out[0].exit), (1, Exit::TimedOut));
+    assert!(!ran());
+
+    // Each step has its own timeout, counted from its own start.
+    let check = spec(dir.path(), &["-c", "import time; time.sleep(0.4)"], 1_000);
+    let slow_stage = spec(dir.path(), &["-c", "import time; open('stage_ran', 'w').close(); time.sleep(30)"], 800);
+    let started = Instant::now();
+    let out = chain(&pool, &check, &slow_stage);
+    assert_eq!(out.iter().map(|o| o.exit).collect::<Vec<_>>(), [Exit::Code(0), Exit::TimedOut]);
+    assert!(ran());
+    assert!(out[0].elapsed >= Duration::from_millis(400) && out[1].elapsed >= Duration::from_millis(800));
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(pool.idle_pids().len(), 1, "one server ran every chain");
 }
