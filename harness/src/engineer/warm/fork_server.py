@@ -143,36 +143,46 @@ def run_step(argv):
 class Baseline:
     """What a passed step may have changed in this process, put back before the next step runs,
     as if it had been a process of its own: imported modules, import path, signal handlers,
-    hooks, standard streams, exit functions and the threads it left to finish."""
+    hooks, standard streams, exit functions and the threads it left to finish. Taken once in
+    the server; each check is cheap when nothing changed, since every object a child touches
+    (reading one takes a reference) costs it a copied page."""
 
     def __init__(self):
-        self.modules = set(sys.modules)
+        self.module_count = len(sys.modules)
+        self.last_module = next(reversed(sys.modules))
+        self.modules = frozenset(sys.modules)
         self.path = list(sys.path)
         self.meta_path = list(sys.meta_path)
         self.path_hooks = list(sys.path_hooks)
         self.hooks = (sys.excepthook, sys.displayhook, sys.unraisablehook, sys.breakpointhook)
-        self.signals = {s: signal.getsignal(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)}
+        self.signals = [(s, signal.getsignal(s)) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
 
     def restore(self, cwd):
-        for thread in threading.enumerate():
-            if thread is not threading.main_thread() and not thread.daemon:
-                thread.join()
-        atexit._run_exitfuncs()
-        atexit._clear()
+        if threading.active_count() > 1:
+            for thread in threading.enumerate():
+                if thread is not threading.main_thread() and not thread.daemon:
+                    thread.join()
+        if atexit._ncallbacks():
+            atexit._run_exitfuncs()
+            atexit._clear()
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             try:
                 stream.flush()
             except BaseException:
                 pass
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        for name in [m for m in sys.modules if m not in self.modules]:
-            del sys.modules[name]
-        sys.path[:] = self.path
-        sys.meta_path[:] = self.meta_path
-        sys.path_hooks[:] = self.path_hooks
-        sys.path_importer_cache.clear()
+        # New modules are appended to `sys.modules`, so an unchanged count and last entry mean
+        # nothing was imported (or nothing stayed).
+        if len(sys.modules) != self.module_count or next(reversed(sys.modules), None) != self.last_module:
+            for name in [m for m in sys.modules if m not in self.modules]:
+                del sys.modules[name]
+        if sys.path != self.path or sys.meta_path != self.meta_path or sys.path_hooks != self.path_hooks:
+            sys.path[:] = self.path
+            sys.meta_path[:] = self.meta_path
+            sys.path_hooks[:] = self.path_hooks
+            sys.path_importer_cache.clear()
         sys.excepthook, sys.displayhook, sys.unraisablehook, sys.breakpointhook = self.hooks
-        for number, handler in self.signals.items():
+        for number, handler in self.signals:
             if handler is not None and signal.getsignal(number) is not handler:
                 signal.signal(number, handler)
         os.chdir(cwd)
@@ -203,7 +213,6 @@ def child(request, fds):
         # interpreter seeds it from the OS (the `random` module reseeds itself after fork).
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()
-        baseline = Baseline() if len(steps) > 1 else None
         for i, step in enumerate(steps):
             out, err = pipes[i]
             os.dup2(out, 1)
@@ -215,7 +224,7 @@ def child(request, fds):
             code = run_step(step["argv"])
             if i + 1 == len(steps) or code != 0:
                 break
-            baseline.restore(request["cwd"])
+            BASELINE.restore(request["cwd"])
             os.write(progress, b"p")
     except BaseException:
         try:
@@ -337,6 +346,7 @@ try:
         raise OSError("os.pidfd_open is missing (it needs Python 3.9 or newer on Linux 5.3 or newer)")
     become_subreaper()
     preload(sys.argv[2:])
+    BASELINE = Baseline()
     # What the server has imported is never collected: children then do not copy the pages a
     # collection would touch (copy-on-write after fork).
     gc.freeze()
