@@ -49,5 +49,6 @@ print(f"  OpenEvolve  {n/ow:8.1f} rounds/s  ({ow:.2f} s, peak RSS {orss/1024:.0f
 print(f"  ratio       {ow/aw:8.2f}x")
 PY
 breakdown "$WORK/asi-run" "$ASI_WALL" 2
+fork_floor
 OE_DONE=$(grep -cE "Iteration [0-9]+: Program .* completed" "$WORK/oe.log" || true)
 echo "  OpenEvolve completed $OE_DONE iterations by its log"

@@ -59,3 +59,22 @@ print(f"  asi-evolve per round ({n} rounds, {workers} workers): evaluator {ev*1e
       f"(a worker slot is {slot*1e3:.1f} ms)")
 PY
 }
+
+# What one bare fork of a Python interpreter (json imported, as the warm servers have it), its
+# exit and the wait cost on this machine: the floor under any evaluation in a process of its own.
+fork_floor() {
+    python3 - <<'PY'
+import gc, json, os, time
+gc.freeze()
+times = []
+for _ in range(300):
+    t = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    times.append(time.perf_counter() - t)
+times.sort()
+print(f"  this machine: a bare Python fork, exit and wait takes {times[len(times) // 2] * 1e3:.2f} ms (median of 300)")
+PY
+}
