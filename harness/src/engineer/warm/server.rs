@@ -22,7 +22,7 @@ use crate::engineer::limits::Prepared;
 use crate::engineer::sandbox::{self, Captured, Exit, RunOutput, RunSpec};
 use crate::engineer::stale;
 
-const SOURCE: &str = include_str!("fork_server.py");
+pub(super) const SOURCE: &str = include_str!("fork_server.py");
 /// The descriptor the control socket has inside the server.
 const CONTROL_FD: RawFd = 3;
 /// How long the server may take to import its preloads.

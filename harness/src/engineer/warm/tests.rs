@@ -311,3 +311,39 @@ fn a_chained_stage_runs_only_once_its_check_passed_in_its_own_time() {
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     assert_eq!(pool.idle_pids().len(), 1, "one server ran every chain");
 }
+
+/// Plays a controller that is killed while its evaluation runs: it starts a fork server, asks
+/// for a child that starts a sleeper in a session of its own, and exits without a word.
+const DYING_CONTROLLER: &str = r#"import json, os, socket, subprocess, sys, time
+ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+server = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(theirs.fileno()), "json"],
+                          pass_fds=[theirs.fileno()], start_new_session=True)
+theirs.close()
+assert json.loads(ours.recv(1000)) == {"ready": True}
+out, err = os.pipe()[1], os.pipe()[1]
+code = ("import os, subprocess, time; p = subprocess.Popen(['sleep', '300'], start_new_session=True); "
+        "open('pids.tmp', 'w').write(f'{os.getpid()} {p.pid}'); os.rename('pids.tmp', 'pids'); time.sleep(300)")
+request = {"steps": [{"argv": ["-c", code], "env": {"PATH": os.environ["PATH"]}}], "cwd": os.getcwd(), "limits": [], "landlock": None}
+socket.send_fds(ours, [json.dumps(request).encode()], [out, err])
+json.loads(ours.recv(1000))
+while not os.path.exists("pids"):
+    time.sleep(0.01)
+print(server.pid, open("pids").read(), flush=True)
+os._exit(0)
+"#;
+
+#[test]
+fn a_server_whose_controller_died_kills_the_evaluation_and_what_it_orphaned_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(python())
+        .args(["-c", DYING_CONTROLLER, server::SOURCE])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pids: Vec<i32> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(|p| p.parse().unwrap()).collect();
+    let [server, child, sleeper] = pids[..] else { panic!("{pids:?}") };
+    for (what, pid) in [("the evaluation", child), ("the sleeper it orphaned", sleeper), ("the server", server)] {
+        assert!(gone_within(pid, GONE), "{what} ({pid}) outlived its controller");
+    }
+}
