@@ -13,8 +13,8 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const MANIFEST_FILE: &str = "manifest.toml";
 /// The folder holding one folder per node.
 pub const NODES_DIR: &str = "nodes";
-/// In a node's folder while its evaluator runs: the process group to kill if the controller
-/// dies, so a resumed campaign can reap what was left running.
+/// In a node's folder, filled while its evaluator runs: the process group to kill if the
+/// controller dies, so a resumed campaign can reap what was left running (empty otherwise).
 pub const PGID_FILE: &str = "evaluator.pgid";
 
 /// Folder of a node's candidate, evaluator output and results inside the run directory.

@@ -294,7 +294,7 @@ mod tests {
         let out = run(&s).unwrap();
         let recorded: i32 = out.stdout.text().split_whitespace().next().unwrap().parse().unwrap();
         assert!(recorded > 1);
-        assert!(!dir.path().join(stale::PGID_FILE).exists(), "the record outlived the group");
+        assert!(!stale::has_record(dir.path()), "the record outlived the group");
     }
 
     #[test]

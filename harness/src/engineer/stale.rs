@@ -1,8 +1,14 @@
 //! `<workdir>/evaluator.pgid`: the process group of the evaluator running in a node's folder.
 //! It is written just after the spawn (a controller killed within that instant leaves no
-//! record) and removed once the group is dead, so a controller that was killed outright
-//! (SIGKILL, power loss) leaves it behind, and whoever resumes the campaign can kill the
-//! evaluator's orphaned processes with `kill_stale_group`.
+//! record) and emptied once the group is dead, so a controller that was killed outright
+//! (SIGKILL, power loss) leaves it filled, and whoever resumes the campaign can kill the
+//! evaluator's orphaned processes with `kill_stale_group`. An empty file is no record.
+//!
+//! Written in place with one small write, and emptied rather than removed: a file created and
+//! deleted per evaluation leaves ext4 (without a journal) thousands of recently deleted inodes,
+//! which it scans past on every file it creates afterwards, so every round's files cost more
+//! the longer the campaign ran. A few bytes in one write(2) cannot be left half written by a
+//! killed controller.
 //!
 //! Pid reuse: the file holds the group id and the start time of its leader. A group is killed
 //! only if its leader is the same process (same start time), or if the leader is gone and
@@ -20,18 +26,23 @@ pub use asi_evolve_store::layout::PGID_FILE;
 /// then no member can run user code again, whatever state the kernel still shows.
 const DEATH_WAIT: Duration = Duration::from_secs(1);
 
-/// Records `pgid` (written under a temporary name and renamed, so it is never half there).
+/// Records `pgid` and the start time of its leader.
 pub(super) fn record(workdir: &Path, pgid: i32) -> std::io::Result<()> {
     let start = start_time(pgid).map_or_else(String::new, |t| format!(" {t}"));
-    let staging = workdir.join(format!(".{PGID_FILE}"));
-    std::fs::write(&staging, format!("{pgid}{start}\n"))?;
-    std::fs::rename(staging, workdir.join(PGID_FILE))
+    std::fs::write(workdir.join(PGID_FILE), format!("{pgid}{start}\n"))
 }
 
-/// Waits (briefly) until no live process of the killed group `pgid` remains, then removes the file.
+/// Waits (briefly) until no live process of the killed group `pgid` remains, then empties the
+/// record.
 pub(super) fn clear(workdir: &Path, pgid: i32) {
     wait_until_gone(pgid);
-    std::fs::remove_file(workdir.join(PGID_FILE)).ok();
+    std::fs::OpenOptions::new().write(true).truncate(true).open(workdir.join(PGID_FILE)).ok();
+}
+
+/// Whether `workdir` holds the record of a group (an empty file holds none).
+#[cfg(test)]
+pub(crate) fn has_record(workdir: &Path) -> bool {
+    std::fs::metadata(workdir.join(PGID_FILE)).is_ok_and(|m| m.len() > 0)
 }
 
 /// Kills (SIGKILL) the evaluator process group recorded in `workdir`, if it still runs, and

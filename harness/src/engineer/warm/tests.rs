@@ -76,7 +76,7 @@ fn scripts_modules_and_code_give_what_a_fresh_interpreter_gives() {
         assert_eq!(hot.stderr.text(), cold.stderr.text(), "{args:?}");
     }
     assert_eq!(pool.idle_pids().len(), 1, "one server served them all");
-    assert!(!dir.path().join(crate::engineer::PGID_FILE).exists(), "the group record outlived the group");
+    assert!(!crate::engineer::stale::has_record(dir.path()), "the group record outlived the group");
 }
 
 #[test]
@@ -274,7 +274,7 @@ fn a_chained_stage_runs_after_its_check_as_a_process_of_its_own_would() {
     assert_eq!(cold[0].stderr.text(), "check err\ncheck thread\ncheck atexit\n");
     assert_eq!(cold[1].stdout.text(), "False False False\nTrue True\nTrue\n");
     assert_eq!(pool.idle_pids().len(), 1);
-    assert!(!dir.path().join(crate::engineer::PGID_FILE).exists(), "the group record outlived the group");
+    assert!(!crate::engineer::stale::has_record(dir.path()), "the group record outlived the group");
 }
 
 #[test]
