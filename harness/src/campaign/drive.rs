@@ -59,6 +59,8 @@ impl Campaign {
     pub fn run(mut self) -> Result<Summary, CampaignError> {
         let started = Instant::now();
         self.db.set_meta(meta::STATUS, "running")?;
+        let workers = self.config.workers.min(self.config.rounds.max(1) as usize);
+        self.roles.engineer.prestart(workers);
         let mut ledger = Ledger { nodes: self.db.nodes()?, tracker: Tracker::default() };
         let stored = self.db.exchanges()?;
         for node in &ledger.nodes {
@@ -91,7 +93,6 @@ impl Campaign {
 
         let progress = progress_bar(self.config.rounds);
         progress.set_position(ledger.nodes.len() as u64 - 1);
-        let workers = self.config.workers.min(self.config.rounds.max(1) as usize);
         let (job_tx, job_rx) = mpsc::channel::<RoundJob>();
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done_rx) = mpsc::channel::<(u64, Result<RoundOutput, CampaignError>)>();

@@ -183,6 +183,14 @@ impl Engineer {
         parts.join("; ")
     }
 
+    /// Starts the warm servers `workers` will use in the background, so their first
+    /// evaluations need not each wait for the preloads (no-op without `[evaluator.warm]`).
+    pub fn prestart(&self, workers: usize) {
+        if let Some(pool) = &self.warm {
+            pool.prestart(workers);
+        }
+    }
+
     /// The same Engineer running its stages through `executor`.
     pub fn with_executor(self, executor: Arc<dyn Executor>) -> Self {
         Self { executor, ..self }

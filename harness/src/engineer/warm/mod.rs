@@ -12,31 +12,77 @@
 mod server;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::sandbox::{RunOutput, RunSpec};
 use server::{Failure, Server};
 
 pub(crate) struct WarmPool {
+    settings: Arc<Settings>,
+    state: Arc<(Mutex<State>, Condvar)>,
+}
+
+/// How every server of the pool is started.
+struct Settings {
     python: PathBuf,
     preload: Vec<String>,
     /// The evaluator's environment without anything specific to a node (the servers read
     /// variables such as `PYTHONHASHSEED` and `OMP_NUM_THREADS` when they start).
     env: Vec<(String, String)>,
     dir: PathBuf,
-    idle: Mutex<Vec<Server>>,
+}
+
+impl Settings {
+    fn start(&self) -> Result<Server, server::ServerError> {
+        Server::start(&self.python, &self.preload, &self.env, &self.dir)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    idle: Vec<Server>,
+    /// Servers being started in the background (`prestart`).
+    starting: usize,
     /// Set when a server could not start: every later command runs cold.
-    unavailable: Mutex<Option<String>>,
+    unavailable: Option<String>,
 }
 
 impl WarmPool {
     pub(crate) fn new(python: PathBuf, preload: Vec<String>, env: Vec<(String, String)>, dir: PathBuf) -> Self {
-        Self { python, preload, env, dir, idle: Mutex::new(Vec::new()), unavailable: Mutex::new(None) }
+        Self {
+            settings: Arc::new(Settings { python, preload, env, dir }),
+            state: Arc::new((Mutex::new(State::default()), Condvar::new())),
+        }
+    }
+
+    /// Starts `count` servers in the background, so the workers' first evaluations do not each
+    /// wait for an interpreter to import the preloads (seconds for torch).
+    pub(crate) fn prestart(&self, count: usize) {
+        self.lock().starting += count;
+        for _ in 0..count {
+            let (settings, state) = (Arc::clone(&self.settings), Arc::clone(&self.state));
+            std::thread::spawn(move || {
+                let started = settings.start();
+                let (lock, ready) = &*state;
+                let mut state = lock.lock().expect("pool lock");
+                state.starting -= 1;
+                match started {
+                    Ok(server) => state.idle.push(server),
+                    Err(e) => {
+                        if state.unavailable.is_none() {
+                            eprintln!("warning: {e}; evaluations run cold");
+                        }
+                        state.unavailable = Some(e.to_string());
+                    }
+                }
+                ready.notify_all();
+            });
+        }
     }
 
     /// True when `program args` is this pool's interpreter running a script, `-m` or `-c`.
     pub(crate) fn accepts(&self, program: &str, args: &[String]) -> bool {
-        Path::new(program) == self.python
+        Path::new(program) == self.settings.python
             && match args.first().map(String::as_str) {
                 Some("-c" | "-m") => args.len() >= 2,
                 Some(script) => !script.starts_with('-'),
@@ -63,7 +109,7 @@ impl WarmPool {
             let mut server = self.server()?;
             match server.run(steps) {
                 Ok(outputs) => {
-                    self.idle.lock().expect("pool lock").push(server);
+                    self.give_back(server);
                     return Some(Ok(outputs));
                 }
                 Err(Failure::BeforeChild(e)) => eprintln!("warning: {e}; starting another fork server"),
@@ -78,29 +124,49 @@ impl WarmPool {
 
     /// What the campaign's manifest says about the warm path.
     pub(crate) fn describe(&self) -> String {
-        format!("{} preloading [{}]", self.python.display(), self.preload.join(", "))
+        format!("{} preloading [{}]", self.settings.python.display(), self.settings.preload.join(", "))
     }
 
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.0.lock().expect("pool lock")
+    }
+
+    /// An idle server, one that is being started, or a new one; `None` once servers cannot start.
     fn server(&self) -> Option<Server> {
-        if let Some(server) = self.idle.lock().expect("pool lock").pop() {
-            return Some(server);
+        let mut state = self.lock();
+        loop {
+            if let Some(server) = state.idle.pop() {
+                return Some(server);
+            }
+            if state.unavailable.is_some() {
+                return None;
+            }
+            if state.starting == 0 {
+                break;
+            }
+            state = self.state.1.wait(state).expect("pool lock");
         }
-        if self.unavailable.lock().expect("pool lock").is_some() {
-            return None;
-        }
-        match Server::start(&self.python, &self.preload, &self.env, &self.dir) {
+        drop(state);
+        match self.settings.start() {
             Ok(server) => Some(server),
             Err(e) => {
-                eprintln!("warning: {e}; evaluations run cold");
-                *self.unavailable.lock().expect("pool lock") = Some(e.to_string());
+                let mut state = self.lock();
+                if state.unavailable.is_none() {
+                    eprintln!("warning: {e}; evaluations run cold");
+                }
+                state.unavailable = Some(e.to_string());
                 None
             }
         }
     }
 
+    fn give_back(&self, server: Server) {
+        self.lock().idle.push(server);
+    }
+
     #[cfg(test)]
     fn idle_pids(&self) -> Vec<u32> {
-        self.idle.lock().unwrap().iter().map(Server::pid).collect()
+        self.lock().idle.iter().map(Server::pid).collect()
     }
 }
 

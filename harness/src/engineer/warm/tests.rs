@@ -347,3 +347,23 @@ fn a_server_whose_controller_died_kills_the_evaluation_and_what_it_orphaned_and_
         assert!(gone_within(pid, GONE), "{what} ({pid}) outlived its controller");
     }
 }
+
+#[test]
+fn prestarted_servers_serve_the_first_evaluations_and_no_more_are_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool();
+    pool.prestart(2);
+    let s = spec(dir.path(), &["-c", "import os; print(os.getppid())"], 20_000);
+    let first = warm(&pool, &s).stdout.text();
+    let second = warm(&pool, &s).stdout.text();
+    let started: std::collections::BTreeSet<u32> = pool.idle_pids().into_iter().collect();
+    assert_eq!(started.len(), 2, "both prestarted servers, and no third, are idle");
+    for parent in [first, second] {
+        assert!(started.contains(&parent.trim().parse().unwrap()), "{parent} is not a prestarted server");
+    }
+
+    let broken = WarmPool::new(python(), vec!["no_such_module_here".into()], env(), std::env::temp_dir());
+    broken.prestart(3);
+    assert!(broken.run(&[&s]).is_none(), "a failed start makes the command run cold");
+    assert!(broken.idle_pids().is_empty());
+}
