@@ -40,7 +40,13 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: sixteen workers connecting at once overflow
+    # it, and a dropped SYN is retried only after a second.
+    request_queue_size = 128
+
+
+server = Server(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
 sys.stdout.close()
 server.serve_forever()
