@@ -4,7 +4,8 @@
 # process group, rlimits, environment, working directory, output pipes, and the Landlock ruleset
 # the controller built for it, as `confine` builds it for the sandbox) and runs the command, or
 # the static check and then the first stage (`Baseline` puts back what the check changed). The
-# server itself never runs candidate or evaluator code. It watches the child through a pidfd,
+# child is forked before its request comes (`fork_standby`). The server itself never runs
+# candidate or evaluator code. It watches the child through a pidfd,
 # signals its group when the controller asks (at the timeout), and when it exits kills the
 # group before reaping it. It is a child subreaper, so a process that left the child's group
 # (setsid) and was orphaned by a double fork is re-parented to the server, which kills every
@@ -219,8 +220,7 @@ def child(request, fds):
             os.dup2(err, 2)
             os.close(out)
             os.close(err)
-            if i > 0:
-                set_environment(step["env"])
+            set_environment(step["env"])
             code = run_step(step["argv"])
             if i + 1 == len(steps) or code != 0:
                 break
@@ -288,26 +288,73 @@ def kill_group(pid, number):
         pass
 
 
+# How a request to signal the child's group starts (the controller writes `{"signal":N}`).
+SIGNAL_REQUEST = b'{"signal"'
+
+
+def fork_standby():
+    """Forks the child that will run the next request, before that request comes: the fork and
+    what a fresh child touches first are paid while the controller is busy with the last
+    result and the next proposal. The child waits on a socket of its own for the request (and
+    its descriptors) the server passes on; it does not hold the controller's socket, so the
+    controller sees the server go when it goes."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            CONTROL.close()
+            ours.close()
+            os.setpgid(0, 0)
+            message, fds, _, _ = socket.recv_fds(theirs, 1 << 20, 16)
+            if message:
+                theirs.send(b"k")
+                theirs.detach()  # closed with the rest of the server's descriptors
+                child(json.loads(message), fds)
+        finally:
+            os._exit(127)
+    theirs.close()
+    return pid, ours
+
+
+def hand_over(standby, message, fds):
+    """Passes the request to the standby child; whether it took it (it says so before it runs
+    anything)."""
+    try:
+        socket.send_fds(standby, [message], fds)
+        return standby.recv(1) == b"k"
+    except OSError:
+        return False
+
+
+def discard_standby(pid, standby):
+    standby.close()
+    kill_group(pid, signal.SIGKILL)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
 def serve():
+    pid, standby = fork_standby()
     while True:
         message, fds, _, _ = socket.recv_fds(CONTROL, 1 << 20, 16)
         if not message:
+            discard_standby(pid, standby)
             return
-        request = json.loads(message)
-        if "steps" not in request:
-            # A signal asked for by a controller that timed out as the child ended: too late.
+        if message.startswith(SIGNAL_REQUEST):
+            # Asked for by a controller that timed out as the child ended: too late.
             for fd in fds:
                 os.close(fd)
             continue
-        # Set here rather than in the child: between two requests only a few variables differ,
-        # and every variable the child changed would cost it a copied page.
-        set_environment(request["steps"][0]["env"])
-        pid = os.fork()
-        if pid == 0:
-            try:
-                child(request, fds)
-            finally:
-                os._exit(127)
+        if not hand_over(standby, message, fds):
+            # The standby child died before it took the request (killed from outside): nothing
+            # of the request has run, and a fresh child takes it.
+            discard_standby(pid, standby)
+            pid, standby = fork_standby()
+            if not hand_over(standby, message, fds):
+                raise OSError("a freshly forked child did not take its request")
+        standby.close()
         for fd in fds:
             os.close(fd)
         send({"pid": pid})
@@ -319,6 +366,10 @@ def serve():
         _, status = os.waitpid(pid, 0)
         kill_orphans()
         send({"status": status})
+        # The next child starts from this request's environment: the next request's differs
+        # in a few variables, and each variable a child changes costs it a copied page.
+        set_environment(json.loads(message)["steps"][0]["env"])
+        pid, standby = fork_standby()
 
 
 def supervise(pid):

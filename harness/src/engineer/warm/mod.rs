@@ -47,6 +47,15 @@ struct State {
     unavailable: Option<String>,
 }
 
+impl State {
+    fn could_not_start(&mut self, e: &server::ServerError) {
+        if self.unavailable.is_none() {
+            eprintln!("warning: {e}; evaluations run cold");
+        }
+        self.unavailable = Some(e.to_string());
+    }
+}
+
 impl WarmPool {
     pub(crate) fn new(python: PathBuf, preload: Vec<String>, env: Vec<(String, String)>, dir: PathBuf) -> Self {
         Self {
@@ -68,12 +77,7 @@ impl WarmPool {
                 state.starting -= 1;
                 match started {
                     Ok(server) => state.idle.push(server),
-                    Err(e) => {
-                        if state.unavailable.is_none() {
-                            eprintln!("warning: {e}; evaluations run cold");
-                        }
-                        state.unavailable = Some(e.to_string());
-                    }
+                    Err(e) => state.could_not_start(&e),
                 }
                 ready.notify_all();
             });
@@ -150,11 +154,7 @@ impl WarmPool {
         match self.settings.start() {
             Ok(server) => Some(server),
             Err(e) => {
-                let mut state = self.lock();
-                if state.unavailable.is_none() {
-                    eprintln!("warning: {e}; evaluations run cold");
-                }
-                state.unavailable = Some(e.to_string());
+                self.lock().could_not_start(&e);
                 None
             }
         }
@@ -162,6 +162,15 @@ impl WarmPool {
 
     fn give_back(&self, server: Server) {
         self.lock().idle.push(server);
+    }
+
+    /// Waits until no server is being started in the background.
+    #[cfg(test)]
+    fn wait_for_starts(&self) {
+        let mut state = self.lock();
+        while state.starting > 0 {
+            state = self.state.1.wait(state).expect("pool lock");
+        }
     }
 
     #[cfg(test)]

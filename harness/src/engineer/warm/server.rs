@@ -353,6 +353,7 @@ impl Watch {
     /// Asks the server to signal the child's group: only the server knows the child is not
     /// yet reaped, so only it can be sure the group id is still the child's.
     fn ask_signal(&self, signal: libc::c_int) -> std::io::Result<()> {
+        // `{"signal":N}`: the server tells it from a request by how it starts.
         let message = json!({ "signal": signal }).to_string();
         send_with_fds(self.control, message.as_bytes(), &[])
     }

@@ -356,6 +356,7 @@ fn prestarted_servers_serve_the_first_evaluations_and_no_more_are_started() {
     let s = spec(dir.path(), &["-c", "import os; print(os.getppid())"], 20_000);
     let first = warm(&pool, &s).stdout.text();
     let second = warm(&pool, &s).stdout.text();
+    pool.wait_for_starts();
     let started: std::collections::BTreeSet<u32> = pool.idle_pids().into_iter().collect();
     assert_eq!(started.len(), 2, "both prestarted servers, and no third, are idle");
     for parent in [first, second] {
@@ -366,4 +367,27 @@ fn prestarted_servers_serve_the_first_evaluations_and_no_more_are_started() {
     broken.prestart(3);
     assert!(broken.run(&[&s]).is_none(), "a failed start makes the command run cold");
     assert!(broken.idle_pids().is_empty());
+}
+
+#[test]
+fn a_standby_child_killed_from_outside_is_replaced_without_failing_the_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool();
+    let s = spec(dir.path(), &["-c", "print('ran')"], 20_000);
+    assert_eq!(warm(&pool, &s).stdout.text(), "ran\n");
+    let [server] = pool.idle_pids()[..] else { panic!("one server") };
+    let children = || std::fs::read_to_string(format!("/proc/{server}/task/{server}/children")).unwrap();
+    let deadline = Instant::now() + GONE;
+    let standby: i32 = loop {
+        if let Some(pid) = children().split_whitespace().next() {
+            break pid.parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the server forked no standby child");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // SAFETY: kill only sends a signal, to a process of our own.
+    unsafe { libc::kill(standby, libc::SIGKILL) };
+    let out = warm(&pool, &s);
+    assert_eq!((out.exit, out.stdout.text().as_str()), (Exit::Code(0), "ran\n"));
+    assert_eq!(pool.idle_pids(), [server], "the same server ran it");
 }
