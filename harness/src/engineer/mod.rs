@@ -295,14 +295,15 @@ impl Engineer {
             check_seconds = out.elapsed.as_secs_f64();
         }
 
-        let mut evaluation = cascade::run(stages, |i, stage| {
+        let mut evaluation = cascade::run(stages, |i, _| {
             let [results_name, stdout_name, stderr_name] = cascade::stage_files(i, n);
             let results_path = workdir.join(&results_name);
             let timeout = self.timeouts[i - 1];
-            let out = match first_stage.take().filter(|_| i == 1) {
+            let chained = if i == 1 { first_stage.take() } else { None };
+            let out = match chained {
                 Some(out) => executor::finished(out),
                 None if self.executor.runs_here() => self.run_here(&stage_job(i)).map(executor::finished)?,
-                None => self.executor.run(&self.job(&stage.command, &node, i, &results_path, timeout))?,
+                None => self.executor.run(&stage_job(i))?,
             };
             let stdout_tail = out.stdout.text();
             let stderr_tail = out.stderr.text();
