@@ -17,6 +17,16 @@ pub(crate) fn asi_evolve(args: &[&str]) -> Output {
     Command::new(bin()).args(args).current_dir(root).output().expect("the asi-evolve binary runs")
 }
 
+/// True (and says the test is skipped) where this kernel cannot confine evaluators.
+pub(crate) fn cannot_confine() -> bool {
+    let confinement = asi_evolve::engineer::confine::status();
+    let unavailable = !matches!(confinement, asi_evolve::engineer::confine::Support::Landlock { .. });
+    if unavailable {
+        eprintln!("skipped: {}", confinement.describe());
+    }
+    unavailable
+}
+
 pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -178,9 +178,7 @@ fn resume_of_an_empty_database_file_fails_and_leaves_it_empty() {
 
 #[test]
 fn an_evaluator_writing_into_the_suite_is_refused_and_the_campaign_still_reruns() {
-    let confinement = asi_evolve::engineer::confine::status();
-    if !matches!(confinement, asi_evolve::engineer::confine::Support::Landlock { .. }) {
-        eprintln!("skipped: {}", confinement.describe());
+    if cannot_confine() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -214,9 +212,7 @@ fn an_evaluator_writing_into_the_suite_is_refused_and_the_campaign_still_reruns(
 
 #[test]
 fn a_suite_with_a_cache_may_write_only_its_cache_folder_besides_the_node_folder() {
-    let confinement = asi_evolve::engineer::confine::status();
-    if !matches!(confinement, asi_evolve::engineer::confine::Support::Landlock { .. }) {
-        eprintln!("skipped: {}", confinement.describe());
+    if cannot_confine() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -103,9 +103,7 @@ open(os.environ["ASI_EVOLVE_RESULTS"], "w").write(json.dumps({"score": 1.0 if ok
 
 #[test]
 fn a_warm_evaluation_is_confined_like_a_cold_one_writing_only_its_folders_and_the_cache() {
-    let confinement = asi_evolve::engineer::confine::status();
-    if !matches!(confinement, asi_evolve::engineer::confine::Support::Landlock { .. }) {
-        eprintln!("skipped: {}", confinement.describe());
+    if cannot_confine() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
