@@ -360,16 +360,20 @@ def serve():
         send({"pid": pid})
         if not supervise(pid):
             return
-        # The child is a zombie until reaped, so its group id cannot have been reused: the
-        # group is killed first, then the child reaped, then whatever it orphaned.
-        kill_group(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        kill_orphans()
-        send({"status": status})
+        send({"status": end_child(pid)})
         # The next child starts from this request's environment: the next request's differs
         # in a few variables, and each variable a child changes costs it a copied page.
         set_environment(json.loads(message)["steps"][0]["env"])
         pid, standby = fork_standby()
+
+
+def end_child(pid):
+    """Kills the child's group, reaps the child and kills whatever it orphaned; its wait status.
+    The child is a zombie until reaped, so its group id cannot have been reused before."""
+    kill_group(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    kill_orphans()
+    return status
 
 
 def supervise(pid):
@@ -383,9 +387,7 @@ def supervise(pid):
                 return True
             message = CONTROL.recv(256)
             if not message:
-                kill_group(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                kill_orphans()
+                end_child(pid)
                 return False
             kill_group(pid, json.loads(message)["signal"])
     finally:

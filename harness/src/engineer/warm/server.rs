@@ -264,7 +264,7 @@ impl Watch {
             if let Some(p) = self.progress.as_ref().filter(|p| p.open) {
                 fds.push(pollfd(p.fd.as_raw_fd()));
             }
-            let open: Vec<usize> = (0..self.streams.len()).filter(|&i| self.streams[i].open).collect();
+            let open = self.open_streams();
             fds.extend(open.iter().map(|&i| pollfd(self.streams[i].fd.as_raw_fd())));
             poll(&mut fds, deadline - now)?;
             let mut rest = &fds[1..];
@@ -286,11 +286,7 @@ impl Watch {
                 }
                 rest = &rest[1..];
             }
-            for (slot, &i) in rest.iter().zip(&open) {
-                if slot.revents != 0 {
-                    self.streams[i].read();
-                }
-            }
+            self.read_ready(rest, &open);
             if fds[0].revents != 0 {
                 let message = read_message(self.control)?;
                 match message.get("status").and_then(Value::as_i64) {
@@ -323,7 +319,7 @@ impl Watch {
     fn drain(&mut self) {
         let until = Instant::now() + sandbox::READER_GRACE;
         loop {
-            let open: Vec<usize> = (0..self.streams.len()).filter(|&i| self.streams[i].open).collect();
+            let open = self.open_streams();
             let now = Instant::now();
             if open.is_empty() || now >= until {
                 for &i in &open {
@@ -336,10 +332,21 @@ impl Watch {
             if poll(&mut fds, until - now).is_err() {
                 continue;
             }
-            for (slot, &i) in fds.iter().zip(&open) {
-                if slot.revents != 0 {
-                    self.streams[i].read();
-                }
+            self.read_ready(&fds, &open);
+        }
+    }
+
+    /// The streams not yet at end of file.
+    fn open_streams(&self) -> Vec<usize> {
+        (0..self.streams.len()).filter(|&i| self.streams[i].open).collect()
+    }
+
+    /// Reads each of the streams `open` names whose poll slot (`slots`, in the same order)
+    /// says it is readable.
+    fn read_ready(&mut self, slots: &[libc::pollfd], open: &[usize]) {
+        for (slot, &i) in slots.iter().zip(open) {
+            if slot.revents != 0 {
+                self.streams[i].read();
             }
         }
     }
