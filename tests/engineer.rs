@@ -148,6 +148,23 @@ fn a_non_zero_exit_is_a_crash_with_the_last_error_line() {
 }
 
 #[test]
+fn a_node_folder_keeps_the_evaluators_output_and_no_log_for_a_silent_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite =
+        script(tmp.path(), "echo \"scored $ASI_EVOLVE_SEED\"\necho '{\"score\": 1}' > \"$ASI_EVOLVE_RESULTS\"\n", "");
+    let out = tmp.path().join("run");
+    let nodes = campaign(&suite, 3, &out);
+    for n in &nodes {
+        let dir = out.join("nodes").join(format!("{:05}", n.id));
+        assert_eq!(n.status, Status::Valid, "node #{}: {:?}", n.id, n.reason);
+        assert!(n.stdout_tail.starts_with("scored "), "node #{}: {:?}", n.id, n.stdout_tail);
+        assert_eq!(std::fs::read_to_string(dir.join("stdout.log")).unwrap(), n.stdout_tail);
+        assert_eq!(n.stderr_tail, "");
+        assert!(!dir.join("stderr.log").exists(), "node #{}: a log of nothing", n.id);
+    }
+}
+
+#[test]
 fn a_three_stage_cascade_runs_the_last_stage_only_on_survivors() {
     let tmp = tempfile::tempdir().unwrap();
     // Each stage counts itself and checks its own results file. Stages 1 and 2 pass a quarter
