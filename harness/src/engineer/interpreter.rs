@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-const PROBE: &str = "import platform, sys; print(sys.executable); print(platform.python_version())";
+/// Run with `-S`: `site` (and whatever a `.pth` file imports) changes neither answer, and the
+/// probe is on the way to a campaign's first round. `sys.version` starts with the version.
+const PROBE: &str = "import sys; print(sys.executable); print(sys.version.split()[0])";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Interpreter {
@@ -25,7 +27,7 @@ pub(crate) fn is_python_name(word: &str) -> bool {
 /// in which case commands keep the bare name (and fail as they would have).
 pub(crate) fn resolve(requested: &str, env: &[(String, String)]) -> Option<Interpreter> {
     let out = Command::new(requested)
-        .args(["-c", PROBE])
+        .args(["-S", "-c", PROBE])
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -62,6 +64,11 @@ mod tests {
         let env = vec![("PATH".to_owned(), std::env::var("PATH").unwrap_or_default())];
         let found = resolve("python3", &env).expect("python3 is on PATH");
         assert!(found.path.is_absolute() && found.version.starts_with('3'), "{found:?}");
+        let platform = Command::new(&found.path)
+            .args(["-c", "import platform; print(platform.python_version())"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(platform.stdout).unwrap().trim(), found.version);
         assert_eq!(resolve(found.path.to_str().unwrap(), &env).unwrap().path, found.path, "a fixed point");
         assert!(resolve("no-such-python", &env).is_none());
     }

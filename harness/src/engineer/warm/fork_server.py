@@ -38,8 +38,43 @@ def send(message):
 
 
 def preload(names):
-    for name in names:
-        importlib.import_module(name)
+    """Imports `names`, keeping aside the exit functions they register: a child runs them when
+    it ends, after its own, as a fresh interpreter that imported them would, and not when a
+    check chained before a stage ends."""
+    register = atexit.register
+
+    def recording(func, *args, **kwargs):
+        if capturing:
+            PRELOADED_EXITFUNCS.append((func, args, kwargs))
+        return register(func, *args, **kwargs)
+
+    capturing = True
+    atexit.register = recording
+    try:
+        for name in names:
+            importlib.import_module(name)
+    finally:
+        capturing = False
+        atexit.register = register
+    if atexit._ncallbacks() == len(PRELOADED_EXITFUNCS):
+        atexit._clear()
+    else:
+        # Registered some other way (from C): left in place, and run when a check ends.
+        PRELOADED_EXITFUNCS.clear()
+
+
+PRELOADED_EXITFUNCS = []
+
+
+def run_exitfuncs():
+    """What the interpreter runs at its end: the exit functions registered in this process,
+    then the preloaded modules', each in the reverse order of registration."""
+    atexit._run_exitfuncs()
+    if PRELOADED_EXITFUNCS:
+        atexit._clear()
+        for func, args, kwargs in PRELOADED_EXITFUNCS:
+            atexit.register(func, *args, **kwargs)
+        atexit._run_exitfuncs()
 
 
 def exit_code(exit):
@@ -234,7 +269,7 @@ def child(request, fds):
         code = 1
     try:
         threading._shutdown()
-        atexit._run_exitfuncs()
+        run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException:

@@ -278,6 +278,40 @@ fn a_chained_stage_runs_after_its_check_as_a_process_of_its_own_would() {
 }
 
 #[test]
+fn a_preloaded_modules_exit_functions_run_when_the_stage_ends_after_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("preloaded_here.py"),
+        "import atexit, sys\natexit.register(lambda: print('preloaded atexit', file=sys.__stderr__))\n",
+    )
+    .unwrap();
+    let mut env = env();
+    env.push(("PYTHONPATH".into(), dir.path().to_string_lossy().into_owned()));
+    let pool = WarmPool::new(python(), vec!["preloaded_here".into()], env.clone(), std::env::temp_dir());
+    let mut check = spec(dir.path(), &["-c", "import sys; print('check', file=sys.stderr)"], 20_000);
+    let mut stage = spec(
+        dir.path(),
+        &[
+            "-c",
+            "import atexit, sys, preloaded_here\natexit.register(lambda: print('stage atexit', file=sys.__stderr__))",
+        ],
+        20_000,
+    );
+    for s in [&mut check, &mut stage] {
+        s.env = env.clone();
+    }
+    let cold = [sandbox::run(&check).unwrap(), sandbox::run(&stage).unwrap()];
+    assert_eq!(cold[1].stderr.text(), "stage atexit\npreloaded atexit\n");
+    let hot = chain(&pool, &check, &stage);
+    assert_eq!(hot.len(), 2);
+    for (hot, cold) in hot.iter().zip(&cold) {
+        assert_eq!((hot.exit, hot.stderr.text()), (cold.exit, cold.stderr.text()));
+    }
+    let alone = warm(&pool, &stage);
+    assert_eq!((alone.exit, alone.stderr.text()), (cold[1].exit, cold[1].stderr.text()));
+}
+
+#[test]
 fn a_chained_stage_runs_only_once_its_check_passed_in_its_own_time() {
     let dir = tempfile::tempdir().unwrap();
     let pool = pool();
