@@ -66,6 +66,8 @@ fn scripts_modules_and_code_give_what_a_fresh_interpreter_gives() {
         vec!["-c", "import sys; print(sys.argv, hash('abc')); sys.exit('said')", "y"],
         vec!["-c", "import os; os._exit(7)"],
         vec!["-c", "import json, sys; print(json.dumps({'a': 1})); sys.stdout.write('no newline')"],
+        // The server does not import `threading`; a child that does still waits for its threads.
+        vec!["-c", "import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.2), print('late'))).start()"],
     ] {
         let mut s = spec(dir.path(), &args, 20_000);
         s.env.push(("HERE".into(), here.clone()));
