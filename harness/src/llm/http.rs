@@ -112,8 +112,12 @@ impl Transport {
         if endpoint.is_loopback() {
             config = config.proxy(None);
         }
-        let config = config.build();
-        Ok(Self { endpoint: endpoint.clone(), agent: config.into(), api_key, sleeper: Arc::new(ThreadSleeper) })
+        let agent = ureq::Agent::with_parts(
+            config.build(),
+            ureq::unversioned::transport::DefaultConnector::default(),
+            super::resolver::LiteralFirst::default(),
+        );
+        Ok(Self { endpoint: endpoint.clone(), agent, api_key, sleeper: Arc::new(ThreadSleeper) })
     }
 
     pub(crate) fn endpoint(&self) -> &Endpoint {

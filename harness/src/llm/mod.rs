@@ -12,6 +12,7 @@ mod http;
 mod model;
 mod replay;
 pub(crate) mod reply;
+mod resolver;
 mod role;
 
 pub(crate) use call_log::CallLog;
