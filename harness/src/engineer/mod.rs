@@ -338,16 +338,19 @@ impl Engineer {
     /// Runs `job` on this machine: warm when the suite asks for it and the command is one a
     /// fork server can run, else in the sandbox.
     fn run_here(&self, job: &StageJob) -> std::io::Result<RunOutput> {
-        let spec = job.sandbox_spec();
+        self.run_spec_here(&job.sandbox_spec())
+    }
+
+    fn run_spec_here(&self, spec: &sandbox::RunSpec) -> std::io::Result<RunOutput> {
         if let Some(pool) = &self.warm
             && pool.accepts(&spec.program, &spec.args)
         {
-            if let Some(outputs) = pool.run(&[&spec]) {
+            if let Some(outputs) = pool.run(&[spec]) {
                 return outputs.map(|mut o| o.remove(0));
             }
-            forget_results(&spec);
+            forget_results(spec);
         }
-        sandbox::run(&spec)
+        sandbox::run(spec)
     }
 
     /// Runs the static check and, when it passes, stage 1 in the same warm child where both
@@ -359,7 +362,7 @@ impl Engineer {
     ) -> std::io::Result<(RunOutput, Option<RunOutput>)> {
         let (check_spec, stage_spec) = (check.sandbox_spec(), stage.sandbox_spec());
         let Some(pool) = self.warm.as_ref().filter(|p| p.chains(&check_spec, &stage_spec)) else {
-            return Ok((self.run_here(check)?, None));
+            return Ok((self.run_spec_here(&check_spec)?, None));
         };
         match pool.run(&[&check_spec, &stage_spec]) {
             Some(outputs) => {
