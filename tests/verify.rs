@@ -154,5 +154,5 @@ fn a_malformed_designs_file_is_an_error_naming_file_and_key() {
     std::fs::write(&designs, design("no-score", "seed.py", SEED_SCORE).replace(&format!("score = {SEED_SCORE}\n"), ""))
         .unwrap();
     let err = stderr(&asi_evolve(&["verify", designs.to_str().unwrap()]));
-    assert!(err.contains(&designs.display().to_string()) && err.contains("missing field `score`"), "{err}");
+    assert!(err.contains(&designs.display().to_string()) && err.contains("needs `score`"), "{err}");
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use asi_evolve::verify::{self, Designs, Report};
+use asi_evolve::verify::{self, Designs, Expectation, Report};
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 /// The JUnit test suite name.
@@ -37,7 +37,7 @@ fn plural(n: usize) -> String {
     if n == 1 { "1 design".into() } else { format!("{n} designs") }
 }
 
-/// The plain-text table: name, suite, recorded, measured, delta, status, reason. No borders,
+/// The plain-text table: name, suite, expected, measured, delta, status, reason. No borders,
 /// each row starting with the design's name, so it reads well in a CI log and greps.
 pub(crate) fn table(reports: &[Report]) -> String {
     let rows: Vec<Vec<String>> = reports
@@ -46,7 +46,7 @@ pub(crate) fn table(reports: &[Report]) -> String {
             vec![
                 r.name.clone(),
                 r.suite.clone(),
-                r.recorded.to_string(),
+                r.expect.describe(),
                 r.measured.map_or("-".into(), |m| m.to_string()),
                 r.delta().map_or("-".into(), |d| format!("{d:+.3e}")),
                 if r.verdict.passed() { "PASS" } else { "FAIL" }.into(),
@@ -54,7 +54,19 @@ pub(crate) fn table(reports: &[Report]) -> String {
             ]
         })
         .collect();
-    asi_evolve_reports::plain_table(&["name", "suite", "recorded", "measured", "delta", "status", "reason"], &rows, &[])
+    asi_evolve_reports::plain_table(&["name", "suite", "expected", "measured", "delta", "status", "reason"], &rows, &[])
+}
+
+/// What the design must give, in full (the JUnit body's `expected:` line).
+fn expected(expect: &Expectation) -> String {
+    match expect {
+        Expectation::Score { score, tolerance: t } => {
+            format!("{score} (tolerance {})", if *t == 0.0 { "0".to_owned() } else { format!("{t:e}") })
+        }
+        Expectation::Rejected { reason: Some(r) } => format!("rejected, for a reason containing `{r}`"),
+        Expectation::Rejected { reason: None } => "rejected".into(),
+        Expectation::AtMost { score } => format!("rejected or a score of at most {score}"),
+    }
 }
 
 /// JUnit XML: one test suite, one test case per design, a `<failure>` for each failing one
@@ -67,12 +79,11 @@ pub(crate) fn junit(reports: &[Report], designs_file: &Path) -> Result<String> {
             TestCaseStatus::success()
         } else {
             let mut body = format!(
-                "design: {}\nsuite: {}\nprogram: {}\nrecorded: {}\ntolerance: {}\nmeasured: {}\ndelta: {}\nreason: {}\n",
+                "design: {}\nsuite: {}\nprogram: {}\nexpected: {}\nmeasured: {}\ndelta: {}\nreason: {}\n",
                 r.name,
                 r.suite,
                 r.program.display(),
-                r.recorded,
-                if r.tolerance == 0.0 { "0".to_owned() } else { format!("{:e}", r.tolerance) },
+                expected(&r.expect),
                 r.measured.map_or("-".into(), |m| m.to_string()),
                 r.delta().map_or("-".into(), |d| format!("{d:+e}")),
                 r.verdict.reason()
@@ -106,8 +117,7 @@ mod tests {
             name: name.into(),
             suite: "circle-packing".into(),
             program: PathBuf::from("designs/x.py"),
-            recorded: 1.5,
-            tolerance: 1e-9,
+            expect: Expectation::Score { score: 1.5, tolerance: 1e-9 },
             measured,
             verdict,
             detail: "Traceback: <boom> & \"quotes\"".into(),
@@ -133,7 +143,10 @@ mod tests {
             TestCaseStatus::NonSuccess { message, description, .. } => {
                 assert_eq!(message.as_ref().unwrap().as_str(), "scores 1.4 < recorded 1.5 & more");
                 let body = description.as_ref().unwrap().as_str();
-                assert!(body.contains("tolerance: 1e-9") && body.contains("Traceback: <boom> & \"quotes\""), "{body}");
+                assert!(
+                    body.contains("expected: 1.5 (tolerance 1e-9)") && body.contains("Traceback: <boom> & \"quotes\""),
+                    "{body}"
+                );
             }
             other => panic!("not a failure: {other:?}"),
         }
