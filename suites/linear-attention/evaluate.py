@@ -5,6 +5,9 @@ prints each stage's results. See task.md for the stages and the score.
 One score scale for all stages: stage 1 scores 0, stage 2 scores W_MQAR * MQAR accuracy, stage 3
 adds W_LM * reference_loss / held-out loss. A later stage only adds a non-negative term, so a
 cascade threshold is a bound on the final score's known part.
+
+This process never imports the candidate: each stage runs it in a confined process of its own
+(evaluator/worker.py), and the results are written here, from what this process measured.
 """
 
 import os
@@ -13,15 +16,21 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from evaluator import runtime  # noqa: E402  (sets OMP_WAIT_POLICY before torch loads)
-from evaluator import checks, lm, mqar, scales  # noqa: E402
+from evaluator import lm, mqar, scales  # noqa: E402
+from evaluator.candidate import CandidateProcess  # noqa: E402
 from evaluator.reference import reference_loss  # noqa: E402
 
 W_MQAR = 0.25
 W_LM = 0.75
+CHECK_METRICS = ("params", "params_ratio", "mixer_params", "causal_max_change")
 
 
 def stage1(candidate, scale, seed):
-    metrics = checks.run(candidate, scale, seed)
+    with CandidateProcess("check", candidate, scale, seed) as process:
+        metrics = process.ready["metrics"]
+    if not isinstance(metrics, dict) or not all(isinstance(metrics.get(k), (int, float)) for k in CHECK_METRICS):
+        raise runtime.Rejected(f"stage 1: the candidate's process reported no check metrics ({metrics!r:.200})")
+    metrics = {k: metrics[k] for k in CHECK_METRICS} | {"confined": int(process.confined)}
     return 0.0, metrics, (
         f"stage 1 passed every check (scale {scale.name}): {metrics['params']} parameters, "
         f"{metrics['params_ratio']:.3f}x the seed's; causal to {metrics['causal_max_change']:.1g}."
@@ -29,16 +38,16 @@ def stage1(candidate, scale, seed):
 
 
 def stage2(candidate, scale, seed):
-    metrics = mqar.run(runtime.load_mixer(candidate), scale, seed)
+    metrics = mqar.run(candidate, scale, seed)
     acc = metrics["mqar_accuracy"]
     return W_MQAR * acc, metrics, (
         f"MQAR ({scale.mqar.pairs} pairs, scale {scale.name}): recall accuracy {acc:.4f} "
-        f"(chance {metrics['mqar_chance']:.4f}), final training loss {metrics['mqar_train_loss']:.4f}."
+        f"(chance {metrics['mqar_chance']:.4f}), final training loss {_shown(metrics['mqar_train_loss'])}."
     )
 
 
 def stage3(candidate, scale, seed, mqar_accuracy):
-    metrics, corpus = lm.run(runtime.load_mixer(candidate), scale, seed)
+    metrics, corpus = lm.run(candidate, scale, seed)
     reference, origin = reference_loss(scale, seed)
     quality = reference / metrics["val_loss"]
     metrics["lm_quality"] = quality
@@ -48,6 +57,10 @@ def stage3(candidate, scale, seed, mqar_accuracy):
         f"({metrics['val_bpc']:.4f} bits), DeltaNet seed {reference:.4f} ({origin}); "
         f"score = {W_MQAR} x MQAR {mqar_accuracy:.4f} + {W_LM} x {quality:.4f} = {score:.6f}."
     )
+
+
+def _shown(x):
+    return "not reported" if x is None else f"{x:.4f}"
 
 
 def run_stage(stage, candidate, scale, seed, mqar_accuracy=None):

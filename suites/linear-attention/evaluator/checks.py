@@ -47,11 +47,13 @@ def _fwd_bwd_seconds(model, tokens, repeats=3):
     return best
 
 
-def run(candidate, scale, seed):
-    """Returns the stage's metrics; raises Rejected on the first failed check."""
+def run(candidate, scale, seed, mixer_cls=None):
+    """Returns the stage's metrics; raises Rejected on the first failed check. Runs in the
+    candidate's own process (worker.py): these checks give a failing design its reason early,
+    while what is scored is guarded by how stages 2 and 3 ask for it."""
     lm = scale.lm
     device = torch.device(scale.device)
-    mixer_cls = load_mixer(candidate)
+    mixer_cls = mixer_cls or load_mixer(candidate)
     torch.manual_seed(seed)
     mixer = _guarded("construct", lambda: mixer_cls(lm.d_model, lm.n_heads)).to(device)
     # eval(): dropout or other train-time noise would make the comparisons below meaningless.

@@ -10,11 +10,11 @@ import json
 import os
 
 from . import lm
-from .runtime import SEED_PROGRAM, load_mixer
+from .runtime import SEED_PROGRAM
 
 # The same words whether this call trained the reference or read it: feedback is stored per node.
 CACHED = "trained once at this scale and cached"
-_SHAPING = ["scales.py", "lm.py", "model.py", "train.py"]
+_SHAPING = ["scales.py", "lm.py", "model.py", "train.py", "worker.py", "candidate.py"]
 
 
 def _key(scale, seed):
@@ -38,7 +38,7 @@ def reference_loss(scale, seed):
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)["val_loss"], CACHED
-    metrics, _ = lm.run(load_mixer(SEED_PROGRAM, "seed_program"), scale, seed)
+    metrics, _ = lm.run(SEED_PROGRAM, scale, seed)
     os.makedirs(cache, exist_ok=True)
     with open(path + ".tmp", "w") as f:
         json.dump({"scale": scale.name, "seed": seed, "val_loss": metrics["val_loss"]}, f)

@@ -38,15 +38,3 @@ def train(model, batch_at, steps, lr, warmup, stage):
             tail.append(loss.item())
     return sum(tail) / len(tail)
 
-
-@torch.no_grad()
-def mean_loss(model, batches):
-    """Token-weighted cross-entropy over fixed batches, summed in float64."""
-    model.eval()
-    total, count = 0.0, 0
-    for inputs, targets in batches:
-        logits = model(inputs)
-        losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum")
-        total += losses.double().item()
-        count += targets.numel()
-    return total / count
