@@ -26,3 +26,8 @@ cargo test --workspace --locked "$@"
 "$CARGO_TARGET_DIR/debug/asi-evolve" verify designs/designs.toml --junit "$CARGO_TARGET_DIR/verify-junit.xml"
 "$CARGO_TARGET_DIR/debug/asi-evolve" verify designs/linear-attention.toml --junit "$CARGO_TARGET_DIR/verify-linear-attention-junit.xml"
 "$CARGO_TARGET_DIR/debug/asi-evolve" verify designs/rl-algorithm.toml --junit "$CARGO_TARGET_DIR/verify-rl-algorithm-junit.xml"
+# Each suite's exploits: programs that try to score without doing the task stay rejected (or
+# below their bound); one that starts passing fails CI.
+for exploits in designs/exploits/*.toml; do
+    "$CARGO_TARGET_DIR/debug/asi-evolve" verify "$exploits" --junit "$CARGO_TARGET_DIR/verify-exploits-$(basename "$exploits" .toml)-junit.xml"
+done

@@ -36,7 +36,8 @@ fn stored_config(run: &Path) -> toml::Table {
 fn evaluate(suite: &Path, program: &str, dir: &Path) -> (Option<i32>, serde_json::Value) {
     let path = dir.join("program.py");
     std::fs::write(&path, program).unwrap();
-    let workdir = dir.join("work");
+    // A fresh folder each time: `--workdir` refuses one that holds an earlier evaluation.
+    let workdir = tempfile::Builder::new().prefix("work-").tempdir_in(dir).unwrap().keep();
     let o = asi_evolve(&[
         "evaluate",
         suite.to_str().unwrap(),

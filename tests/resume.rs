@@ -126,7 +126,9 @@ fn rerun_reproduces_a_campaign_and_the_manifest_says_how() {
         original.to_str().unwrap(),
     ]));
     let manifest = std::fs::read_to_string(original.join("manifest.toml")).unwrap();
-    for key in ["config", "seed", "suite_hash", "evaluator", "harness_version", "git_revision"] {
+    for key in
+        ["config", "seed", "suite_hash", "suite_files", "evaluator_env", "evaluator", "harness_version", "git_revision"]
+    {
         assert!(manifest.contains(&format!("{key} = ")), "manifest lacks {key}:\n{manifest}");
     }
     let again = tmp.path().join("again");

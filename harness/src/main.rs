@@ -97,10 +97,12 @@ enum Command {
     Evaluate {
         suite: String,
         program: PathBuf,
-        /// Working directory for the evaluation (default: a temporary one, removed afterwards).
+        /// Working directory for the evaluation: a folder that does not exist yet or is empty,
+        /// kept afterwards (default: a temporary one, removed afterwards). A folder with anything
+        /// in it is refused, so nothing of the user's is ever overwritten or deleted.
         #[arg(long)]
         workdir: Option<PathBuf>,
-        /// Keep the temporary working directory.
+        /// Keep the temporary working directory (without --workdir).
         #[arg(long)]
         keep: bool,
     },
@@ -366,15 +368,28 @@ fn evaluate(suite: &str, program: &PathBuf, workdir: Option<PathBuf>, keep: bool
         std::fs::read_to_string(program).with_context(|| format!("cannot read program {}", program.display()))?;
     let bin = std::env::current_exe().context("cannot locate the asi-evolve executable")?;
     let engineer = Engineer::new(suite, bin, None, 64 * 1024);
-    let temporary = workdir.is_none();
-    let dir =
-        workdir.unwrap_or_else(|| std::env::temp_dir().join(format!("asi-evolve-evaluate-{}", std::process::id())));
+    let (dir, temporary) = match workdir {
+        Some(dir) => {
+            refuse_non_empty(&dir)?;
+            (dir, None)
+        }
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("asi-evolve-evaluate-")
+                .tempdir()
+                .context("cannot create a temporary folder")?;
+            // The engineer makes the folder it evaluates in; it is given one that does not exist yet.
+            (t.path().join("node"), Some(t))
+        }
+    };
     let e = engineer.evaluate(&code, &dir, 0);
-    if temporary && !keep {
-        std::fs::remove_dir_all(&dir).ok();
-        eprintln!("evaluated in {} (removed; --keep keeps it)", dir.display());
-    } else {
-        eprintln!("evaluated in {}", dir.display());
+    match temporary {
+        Some(t) if keep => eprintln!("evaluated in {}", t.keep().join("node").display()),
+        Some(t) => {
+            eprintln!("evaluated in {} (removed; --keep keeps it)", dir.display());
+            drop(t);
+        }
+        None => eprintln!("evaluated in {}", dir.display()),
     }
     let report = serde_json::json!({
         "status": e.status.as_str(),
@@ -387,6 +402,28 @@ fn evaluate(suite: &str, program: &PathBuf, workdir: Option<PathBuf>, keep: bool
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(cli::answer(e.status == Status::Valid))
+}
+
+/// `--workdir` may name a folder that does not exist yet or is empty: the evaluation empties the
+/// folder it runs in, and nothing the user put there may be lost.
+fn refuse_non_empty(dir: &Path) -> Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if let Some(entry) = entries.next() {
+                let name = entry.map_or_else(|_| "?".into(), |e| e.file_name().to_string_lossy().into_owned());
+                bail!(
+                    "--workdir {} is not empty (it holds `{name}`): name a new or empty folder; nothing in it was touched",
+                    dir.display()
+                );
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            bail!("--workdir {} is a file, not a folder: name a new or empty folder", dir.display())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read --workdir {}", dir.display())),
+    }
 }
 
 /// `validate-packing`: the results go to `results` (or stdout) whatever the verdict, and the exit

@@ -98,6 +98,9 @@ pub struct Suite {
     /// Campaign-config keys the folder's own config gives (a peer's `config.yaml`), applied
     /// beneath the campaign's config file and flags.
     pub settings: toml::Table,
+    /// Paths outside `dir` the suite uses (a `{suite_dir}/../other/evaluate.py` command, a task
+    /// or cognition folder of another suite): fingerprinted with it.
+    pub references: Vec<PathBuf>,
 }
 
 /// Where a suite's cognition items come from.
@@ -245,22 +248,110 @@ impl Suite {
         }
     }
 
-    /// SHA-256 over every file of the suite folder (paths and contents, sorted), so that a
-    /// stored campaign says exactly which suite it ran.
+    /// SHA-256 over every file the suite uses (paths and contents, sorted), so that a stored
+    /// campaign says exactly which suite it ran.
     pub fn content_hash(&self) -> Result<String, SuiteError> {
+        Ok(self.fingerprint()?.hash())
+    }
+
+    /// Every file the suite uses, each with its own hash: the suite folder, and for each path
+    /// outside it that the suite references, the whole suite folder that path lies in (an
+    /// evaluator script imports its neighbours), or the path's folder when it is in no suite.
+    pub fn fingerprint(&self) -> Result<Fingerprint, SuiteError> {
+        let mut roots = vec![self.dir.clone()];
+        for reference in &self.references {
+            let Ok(path) = reference.canonicalize() else { continue };
+            let folder =
+                if path.is_dir() { path.clone() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+            let root =
+                folder.ancestors().find(|a| Layout::detect(a).is_some()).map_or(folder.clone(), Path::to_path_buf);
+            if !roots.iter().any(|r| root.starts_with(r)) {
+                roots.retain(|r| !r.starts_with(&root));
+                roots.push(root);
+            }
+        }
         let mut files = Vec::new();
-        collect_files(&self.dir, &mut files)?;
+        for root in &roots {
+            collect_files(root, &mut files)?;
+        }
         files.sort();
-        let mut hasher = Sha256::new();
+        files.dedup();
+        let mut entries = Vec::with_capacity(files.len());
         for path in files {
             let bytes = std::fs::read(&path).map_err(|source| SuiteError::Read { path: path.clone(), source })?;
-            hasher.update(path.strip_prefix(&self.dir).unwrap_or(&path).to_string_lossy().as_bytes());
-            hasher.update([0]);
-            hasher.update((bytes.len() as u64).to_le_bytes());
-            hasher.update(&bytes);
+            entries.push(FileDigest {
+                label: relative_label(&self.dir, &path),
+                size: bytes.len() as u64,
+                sha256: format!("{:x}", Sha256::digest(&bytes)),
+                bytes,
+            });
         }
-        Ok(format!("{:x}", hasher.finalize()))
+        entries.sort_by(|a, b| a.label.cmp(&b.label));
+        Ok(Fingerprint { files: entries })
     }
+}
+
+/// One file of a suite's [`Fingerprint`].
+#[derive(Debug, Clone)]
+pub struct FileDigest {
+    /// The path relative to the suite folder (`../linear-attention/evaluate.py` outside it).
+    pub label: String,
+    pub size: u64,
+    pub sha256: String,
+    bytes: Vec<u8>,
+}
+
+/// The files a suite uses, as [`Suite::fingerprint`] found them.
+#[derive(Debug, Clone)]
+pub struct Fingerprint {
+    pub files: Vec<FileDigest>,
+}
+
+impl Fingerprint {
+    /// The suite's content hash. Labels are relative to the suite folder, so a moved clone hashes
+    /// the same, and a suite that references nothing outside its folder hashes as it always has.
+    pub fn hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        for f in &self.files {
+            hasher.update(f.label.as_bytes());
+            hasher.update([0]);
+            hasher.update(f.size.to_le_bytes());
+            hasher.update(&f.bytes);
+        }
+        format!("{:x}", hasher.finalize())
+    }
+
+    /// One `sha256  label` line per file: what a campaign stores to name a changed file later.
+    pub fn listing(&self) -> String {
+        self.files.iter().map(|f| format!("{}  {}\n", f.sha256, f.label)).collect()
+    }
+
+    /// What differs between a stored `listing` and this one: each changed, added or removed file.
+    pub fn changes_since(&self, listing: &str) -> Vec<String> {
+        let before: std::collections::BTreeMap<&str, &str> =
+            listing.lines().filter_map(|l| l.split_once("  ")).map(|(h, label)| (label, h)).collect();
+        let now: std::collections::BTreeMap<&str, &str> =
+            self.files.iter().map(|f| (f.label.as_str(), f.sha256.as_str())).collect();
+        let mut changes = Vec::new();
+        for (label, hash) in &now {
+            match before.get(label) {
+                None => changes.push(format!("{label} (added)")),
+                Some(h) if h != hash => changes.push(format!("{label} (changed)")),
+                _ => {}
+            }
+        }
+        changes.extend(before.keys().filter(|l| !now.contains_key(*l)).map(|l| format!("{l} (removed)")));
+        changes
+    }
+}
+
+/// `path` relative to `base` (both absolute and canonical), with `..` where it lies outside.
+fn relative_label(base: &Path, path: &Path) -> String {
+    let (base, path): (Vec<_>, Vec<_>) = (base.components().collect(), path.components().collect());
+    let common = base.iter().zip(&path).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); base.len() - common];
+    parts.extend(path[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.join("/")
 }
 
 fn read(path: &Path) -> Result<String, SuiteError> {

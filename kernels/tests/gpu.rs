@@ -1,5 +1,7 @@
-//! The CUDA forward kernels against the CPU reference. On a machine without a
-//! CUDA driver the comparison test prints a skip line and returns.
+//! The CUDA forward kernels against the CPU reference. On a machine without a CUDA driver the
+//! comparison test prints SKIPPED and returns, unless `ASI_EVOLVE_REQUIRE_GPU=1` (set by
+//! scripts that run on a GPU machine), where a missing driver fails it. CI has no GPU, so CI
+//! alone does not require one.
 
 mod common;
 
@@ -30,7 +32,9 @@ fn round_to_bf16(p: &mut Problem<f64>) {
 #[test]
 fn gpu_forward_matches_cpu_reference() {
     if !driver_present() {
-        println!("skipped: no CUDA driver on this machine");
+        let required = std::env::var("ASI_EVOLVE_REQUIRE_GPU").is_ok_and(|v| v == "1");
+        assert!(!required, "ASI_EVOLVE_REQUIRE_GPU=1 but no CUDA driver can be loaded on this machine");
+        println!("SKIPPED: no CUDA driver on this machine (ASI_EVOLVE_REQUIRE_GPU=1 makes this a failure)");
         return;
     }
     let gpu = GpuDeltaRule::new(0).expect("a CUDA driver is present, so the GPU must open");

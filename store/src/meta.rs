@@ -13,8 +13,14 @@ pub const ARM: &str = "arm";
 pub const SUITE: &str = "suite";
 /// Manifest.
 pub const SUITE_DIR: &str = "suite_dir";
-/// SHA-256 of the suite folder's files (manifest).
+/// SHA-256 of every file the suite uses (manifest).
 pub const SUITE_HASH: &str = "suite_hash";
+/// One `sha256  path` line per file the suite uses, paths relative to its folder: what names a
+/// changed file when a campaign is resumed or rerun (manifest).
+pub const SUITE_FILES: &str = "suite_files";
+/// The environment every evaluator command gets, one `KEY=VALUE` line each, but the variables
+/// that only locate programs (their resolution is in `interpreters`) (manifest).
+pub const EVALUATOR_ENV: &str = "evaluator_env";
 /// Manifest.
 pub const EVALUATOR: &str = "evaluator";
 /// Manifest.

@@ -80,11 +80,7 @@ impl Campaign {
             Some(dir) => Suite::load(&dir)?,
             None => Suite::resolve(&config.suite)?,
         };
-        let recorded = db.meta(meta::SUITE_HASH)?.unwrap_or_default();
-        let now = suite.content_hash()?;
-        if recorded != now {
-            return Err(CampaignError::SuiteChanged { suite: suite.dir.clone(), recorded, now });
-        }
+        Recorded::read(&db)?.check(&suite, &bin)?;
         drop(db);
         let campaign = Self::assemble(config, suite, run_dir, bin, lock, Database::open)?;
         campaign.db.set_meta(meta::RESUMED_AT, &chrono::Utc::now().to_rfc3339())?;
@@ -146,7 +142,10 @@ impl Campaign {
         put(meta::ARM, self.config.arm_label());
         put(meta::SUITE, suite.name.clone());
         put(meta::SUITE_DIR, suite.dir.display().to_string());
-        put(meta::SUITE_HASH, suite.content_hash()?);
+        let fingerprint = suite.fingerprint()?;
+        put(meta::SUITE_HASH, fingerprint.hash());
+        put(meta::SUITE_FILES, fingerprint.listing());
+        put(meta::EVALUATOR_ENV, self.roles.engineer.describe_environment());
         put(meta::EVALUATOR, suite.evaluator.describe());
         put(meta::SUITE_LAYOUT, suite.layout.as_str().into());
         put(meta::CANDIDATE_FILE, suite.candidate_file.clone());
@@ -176,6 +175,89 @@ impl Campaign {
     pub fn warnings(&self) -> Vec<String> {
         crate::preflight::warnings(self.roles.engineer.suite(), &self.config)
     }
+}
+
+/// What a campaign recorded of its suite and evaluator environment, to refuse going on with a
+/// changed experiment.
+pub(super) struct Recorded {
+    hash: String,
+    files: Option<String>,
+    environment: Option<String>,
+    interpreters: Option<String>,
+}
+
+impl Recorded {
+    pub(super) fn read(db: &Database) -> Result<Self, CampaignError> {
+        Ok(Self {
+            hash: db.meta(meta::SUITE_HASH)?.unwrap_or_default(),
+            files: db.meta(meta::SUITE_FILES)?,
+            environment: db.meta(meta::EVALUATOR_ENV)?,
+            interpreters: db.meta(meta::INTERPRETERS)?,
+        })
+    }
+
+    /// Refuses, naming what differs, a suite whose files or evaluator environment are not those
+    /// recorded; checked before anything is created or opened for writing.
+    pub(super) fn check(&self, suite: &Suite, bin: &Path) -> Result<(), CampaignError> {
+        self.check_suite(suite)?;
+        self.check_environment(&Engineer::new(suite.clone(), bin.to_owned(), None, 0))
+    }
+
+    /// Every file the suite uses hashes as recorded; the error names those that do not.
+    fn check_suite(&self, suite: &Suite) -> Result<(), CampaignError> {
+        let now = suite.fingerprint()?;
+        if now.hash() == self.hash {
+            return Ok(());
+        }
+        let changes = match &self.files {
+            Some(listing) => match now.changes_since(listing) {
+                c if c.is_empty() => format!("content {}, now {}", self.hash, now.hash()),
+                c => format!("files that differ: {}", c.join(", ")),
+            },
+            // Stored before campaigns listed their suite's files.
+            None => format!("content {}, now {}", self.hash, now.hash()),
+        };
+        Err(CampaignError::SuiteChanged { suite: suite.dir.clone(), changes })
+    }
+
+    /// The evaluators would get the recorded variables and interpreters; the error names each
+    /// that differs. Campaigns stored before the environment was recorded are not checked.
+    fn check_environment(&self, engineer: &Engineer) -> Result<(), CampaignError> {
+        let mut changes = Vec::new();
+        if let Some(recorded) = &self.environment {
+            changes = environment_changes(recorded, &engineer.describe_environment());
+        }
+        if let Some(recorded) = self.interpreters.as_ref().filter(|_| self.environment.is_some()) {
+            let now = engineer.describe_interpreters();
+            if *recorded != now {
+                changes.push(format!("interpreters were `{recorded}`, now `{now}`"));
+            }
+        }
+        if changes.is_empty() { Ok(()) } else { Err(CampaignError::EnvironmentChanged { changes: changes.join("; ") }) }
+    }
+}
+
+/// Each variable set, unset or changed between two `KEY=VALUE` listings.
+fn environment_changes(recorded: &str, now: &str) -> Vec<String> {
+    let parse = |text: &str| -> std::collections::BTreeMap<String, String> {
+        text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    };
+    let (before, after) = (parse(recorded), parse(now));
+    let mut changes = Vec::new();
+    for (key, value) in &before {
+        match after.get(key) {
+            None => changes.push(format!("{key} was `{value}`, now unset")),
+            Some(v) if v != value => changes.push(format!("{key} was `{value}`, now `{v}`")),
+            _ => {}
+        }
+    }
+    changes.extend(
+        after
+            .iter()
+            .filter(|(k, _)| !before.contains_key(*k))
+            .map(|(k, v)| format!("{k} is now set (`{v}`), unset before")),
+    );
+    changes
 }
 
 /// The database of the campaign in `run_dir`, opened read-only.

@@ -69,9 +69,13 @@ pub enum CampaignError {
     #[error("{0} holds no campaign (no campaign.db with a stored config)")]
     NotACampaign(PathBuf),
     #[error(
-        "the suite in {suite} changed since the campaign started (content {recorded}, now {now}); a resumed or rerun campaign must evaluate with the same suite"
+        "the suite in {suite} changed since the campaign started ({changes}); a resumed or rerun campaign must evaluate with the same suite: put the files back as they were, or start a new campaign"
     )]
-    SuiteChanged { suite: PathBuf, recorded: String, now: String },
+    SuiteChanged { suite: PathBuf, changes: String },
+    #[error(
+        "the evaluators' environment differs from the one the campaign started with ({changes}); a resumed or rerun campaign must evaluate the same experiment: run it from a shell with the recorded values, or start a new campaign"
+    )]
+    EnvironmentChanged { changes: String },
     #[error(
         "rebuilding the sampler diverged at round {round}: the parents it selects differ from the stored ones (was the harness or the config changed?)"
     )]

@@ -3,11 +3,12 @@
 use asi_evolve_store::meta;
 use std::path::{Path, PathBuf};
 
-use super::life::open_campaign_read_only;
+use super::life::{Recorded, open_campaign_read_only};
 use super::{Campaign, CampaignError, Summary};
 use crate::config::{CampaignConfig, ConfigError};
 use crate::database::{DB_FILE, Database};
 use crate::run_lock::RunLock;
+use crate::suite::Suite;
 
 /// How a rerun compares with the campaign it reproduces.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,18 +33,14 @@ pub fn rerun(original: &Path, out: PathBuf, bin: PathBuf) -> Result<(Summary, Co
     let _original_lock = RunLock::acquire(original)?;
     let mut config = CampaignConfig::from_stored_toml(&text)
         .map_err(|message| ConfigError::Parse { path: original.join(DB_FILE), message })?;
-    let recorded_hash = db.meta(meta::SUITE_HASH)?.unwrap_or_default();
+    let recorded = Recorded::read(&db)?;
     if let Some(dir) = db.meta(meta::SUITE_DIR)?.map(PathBuf::from).filter(|d| d.is_dir()) {
         config.suite = dir.display().to_string();
     }
+    recorded.check(&Suite::resolve(&config.suite)?, &bin)?;
     config.out = Some(out);
     config.replay = Some(original.to_owned());
     let campaign = Campaign::create(config, bin)?;
-    let suite = campaign.roles.engineer.suite();
-    let now = suite.content_hash()?;
-    if now != recorded_hash {
-        return Err(CampaignError::SuiteChanged { suite: suite.dir.clone(), recorded: recorded_hash, now });
-    }
     let rerun_dir = campaign.run_dir().to_owned();
     let summary = campaign.run()?;
     let (a, b) = (db.comparable_rows()?, Database::open(&rerun_dir)?.comparable_rows()?);

@@ -17,9 +17,21 @@ pub(crate) const MAX_METRICS: usize = 256;
 /// Bytes of the metrics table as JSON (values may be strings or arrays).
 pub(crate) const MAX_METRICS_BYTES: usize = 256 * 1024;
 
-/// Reads a results file if it exists and is within `MAX_RESULTS_BYTES`.
+/// Reads a results file if it exists and is within `MAX_RESULTS_BYTES`. Opened without blocking
+/// and refused unless it is a regular file: a FIFO left in its place would otherwise hang the
+/// controller on open or read.
 pub(crate) fn read_results(path: &Path) -> Result<Option<String>, String> {
-    let Ok(file) = std::fs::File::open(path) else { return Ok(None) };
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(file) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) else {
+        return Ok(None);
+    };
+    match file.metadata() {
+        Ok(m) if m.is_file() => {}
+        Ok(m) => {
+            return Err(format!("is not a regular file (a {:?}): results must be written as a file", m.file_type()));
+        }
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    }
     let mut text = Vec::new();
     file.take(MAX_RESULTS_BYTES + 1).read_to_end(&mut text).map_err(|e| format!("cannot be read: {e}"))?;
     if text.len() as u64 > MAX_RESULTS_BYTES {
@@ -91,6 +103,19 @@ mod tests {
         std::fs::write(&path, "{\"score\": 1}").unwrap();
         assert_eq!(read_results(&path).unwrap().as_deref(), Some("{\"score\": 1}"));
         assert_eq!(read_results(&dir.path().join("absent")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_the_results_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let started = std::time::Instant::now();
+        let err = read_results(&path).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -25,6 +25,19 @@ pub fn classify(exit: Exit, results: Option<&str>, results_name: &str, stderr: &
     }
     if let Some(text) = results {
         return match results::parse(text) {
+            // A valid result from a run that failed is not one: a candidate that wrote a results
+            // file and then crashed or killed its evaluator must not be scored by it.
+            Ok(r) if r.valid && exit != Exit::Code(0) => fail(
+                FailureClass::Crash,
+                format!(
+                    "{results_name} says valid, but the evaluator {}: a failed run cannot score",
+                    match exit {
+                        Exit::Code(code) => format!("exited with status {code}"),
+                        Exit::Signal(signal) => format!("was killed by signal {signal}"),
+                        _ => "did not finish".into(),
+                    }
+                ),
+            ),
             Ok(r) if r.valid => Evaluation {
                 status: Status::Valid,
                 failure: None,
@@ -125,6 +138,18 @@ mod tests {
             (lost.failure, lost.reason.as_deref()),
             (Some(FailureClass::Crash), Some("the Slurm job ended NODE_FAIL"))
         );
+        // Valid results from a run that failed (a forgery left by a candidate that then crashed
+        // or killed its evaluator) do not score; invalid ones still give their reason.
+        for exit in [Exit::Code(1), Exit::Signal(libc::SIGKILL)] {
+            let forged = c(exit.clone(), Some(r#"{"score": 100.0, "valid": true}"#), "");
+            assert_eq!(
+                (forged.status, forged.failure, forged.score),
+                (Status::Failed, Some(FailureClass::Crash), None)
+            );
+            assert!(forged.reason.unwrap().contains("a failed run cannot score"));
+        }
+        let judged = c(Exit::Code(1), Some(r#"{"valid": false, "feedback": "overlap"}"#), "");
+        assert_eq!(judged.failure, Some(FailureClass::InvalidResult));
         let killed = c(Exit::Signal(libc::SIGXCPU), None, "");
         assert_eq!(killed.failure, Some(FailureClass::Crash));
         assert!(killed.reason.unwrap().contains("cpu_seconds"));

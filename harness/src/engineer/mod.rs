@@ -53,6 +53,8 @@ const PASSTHROUGH: &[&str] = &[
     "OPENBLAS_L2_SIZE",
     // which size of experiment an AI-research suite runs (cpu, ci, gpu); the suite reports it
     "ASI_EVOLVE_SCALE",
+    // a machine without Landlock scores linear-attention candidates only when told to
+    "ASI_EVOLVE_UNCONFINED_OK",
 ];
 /// Single-threaded numerics: reproducible results and fair timing next to other workers.
 const FIXED_ENV: &[(&str, &str)] = &[
@@ -181,6 +183,15 @@ impl Engineer {
             parts.push(format!("warm: {}", warm.describe()));
         }
         parts.join("; ")
+    }
+
+    /// The environment every evaluator command gets, one sorted `KEY=VALUE` line each, but
+    /// PATH and HOME, which only locate programs and files (the interpreters they resolve to are
+    /// [`Self::describe_interpreters`]): what a campaign records to refuse a changed experiment.
+    pub fn describe_environment(&self) -> String {
+        let env: std::collections::BTreeMap<String, String> =
+            base_environment(&self.suite).into_iter().filter(|(k, _)| k != "PATH" && k != "HOME").collect();
+        env.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
     }
 
     /// Starts the warm servers `workers` will use in the background, so their first

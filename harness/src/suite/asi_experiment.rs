@@ -56,6 +56,7 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
             log_files: LOG_FILES.map(String::from).to_vec(),
             cache: false,
         },
+        references: Vec::new(),
         workspace: Workspace::AsiSteps,
         primary_metric: None,
         settings,

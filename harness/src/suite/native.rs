@@ -79,7 +79,9 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
         return Err(invalid(format!("candidate_file `{}` must be a plain file name", m.candidate_file)));
     }
     let evaluator = evaluator(m.evaluator).map_err(invalid)?;
+    let references = references(&dir, &m.task, &m.seed_program, &m.cognition, &evaluator);
     Ok(Suite {
+        references,
         task: read(&dir.join(&m.task))?,
         seed_program: read(&dir.join(&m.seed_program))?,
         cognition: CognitionSource::Folder(dir.join(&m.cognition)),
@@ -93,6 +95,27 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
         settings: toml::Table::new(),
         dir,
     })
+}
+
+/// The task, seed and cognition paths and every `{suite_dir}/...` word of the commands that
+/// lead outside `dir`.
+fn references(
+    dir: &std::path::Path,
+    task: &std::path::Path,
+    seed: &std::path::Path,
+    cognition: &std::path::Path,
+    e: &Evaluator,
+) -> Vec<PathBuf> {
+    let suite_dir = dir.to_string_lossy();
+    let words = e.stages.iter().flat_map(|s| &s.command).chain(e.static_check.iter().flatten());
+    let commands =
+        words.filter(|w| w.contains("{suite_dir}")).map(|w| PathBuf::from(w.replace("{suite_dir}", &suite_dir)));
+    [task, seed, cognition]
+        .into_iter()
+        .map(|p| dir.join(p))
+        .chain(commands)
+        .filter(|p| p.canonicalize().is_ok_and(|c| !c.starts_with(dir)))
+        .collect()
 }
 
 /// Checks `[evaluator]` and resolves each stage's timeout; errors name the key at fault.

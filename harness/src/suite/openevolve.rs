@@ -142,6 +142,7 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
             cache: false,
             warm: None,
         },
+        references: Vec::new(),
         workspace: Workspace::NodeFolder,
         primary_metric: None,
         settings: settings(&config).map_err(invalid)?,

@@ -54,6 +54,7 @@ pub(super) fn load(dir: PathBuf) -> Result<Suite, SuiteError> {
             cache: false,
             warm: None,
         },
+        references: Vec::new(),
         workspace: Workspace::ShinkaGenerations,
         primary_metric: None,
         settings: toml::Table::new(),
