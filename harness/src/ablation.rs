@@ -20,6 +20,10 @@ pub enum AblationError {
     UnknownArm(String),
     #[error("`{0}` is not a list of seeds: write a range like 0..5 (five seeds) or a list like 0,3,7")]
     Seeds(String),
+    #[error(
+        "arms `{first}` and `{second}` would run the same campaign ({resolved}) with this base config: drop one, or change the base config so that they differ"
+    )]
+    SameCampaign { first: String, second: String, resolved: String },
 }
 
 /// One ablation arm: what it changes in the base config.
@@ -77,11 +81,34 @@ impl Arm {
             }
             Self::Sampler(kind) => config.sampler.set_kind(kind),
         }
-        // The stored label comes from the config by the one rule `run` uses too
-        // (`CampaignConfig::arm_label`), so the same config always carries the same label; the
-        // arm's own name only names its folder.
-        config.arm = None;
+        // Stored as the arm the user asked for: two arms never share a label, whatever the base
+        // config makes them (`full` of an offline base is also `no-llm`); what the config
+        // resolves to is stored beside it (`CampaignConfig::resolved_arm_label`).
+        config.arm = Some(self.label());
     }
+}
+
+/// Refuses arms that would run the same campaign: with some base configs two arms change
+/// nothing between them (`full` and `no-llm` when the base runs no model), and their runs would
+/// be two names for one experiment.
+pub fn check_distinct(base: &CampaignConfig, arms: &[Arm]) -> Result<(), AblationError> {
+    let resolved = |arm: &Arm| {
+        let mut c = base.clone();
+        arm.apply(&mut c);
+        c.arm = None;
+        c
+    };
+    for (i, a) in arms.iter().enumerate() {
+        let config = resolved(a);
+        if let Some(b) = arms[..i].iter().find(|b| resolved(b) == config) {
+            return Err(AblationError::SameCampaign {
+                first: b.label(),
+                second: a.label(),
+                resolved: config.resolved_arm_label(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `0..5` (end exclusive) or `0,3,7` or `4`.
@@ -179,25 +206,41 @@ mod tests {
         let mut c = base.clone();
         Arm::NoCognition.apply(&mut c);
         assert!(!c.cognition.enabled);
-        assert_eq!(c.arm_label(), "no-llm,no-cognition,sampler=greedy");
+        assert_eq!(
+            (c.arm_label().as_str(), c.resolved_arm_label().as_str()),
+            ("no-cognition", "no-llm,no-cognition,sampler=greedy")
+        );
         c.cognition.enabled = true;
+        c.arm = None;
         assert_eq!(c, base);
         assert_eq!(Arm::Sampler(SamplerKind::Ucb1).folder(), "sampler-ucb1");
     }
 
     #[test]
-    fn an_arm_is_labelled_by_its_config_as_run_labels_it() {
-        let mut base = CampaignConfig { arm: Some("stale".into()), ..Default::default() };
-        base.sampler.set_kind(SamplerKind::Ucb1);
-        for arm in [Arm::Full, Arm::NoAnalyzer, Arm::NoCognition, Arm::NoLlm, Arm::Sampler(SamplerKind::MapElites)] {
+    fn an_arm_is_labelled_as_asked_with_what_it_resolves_to_beside_it() {
+        let base = CampaignConfig { arm: Some("stale".into()), ..Default::default() };
+        let arms = [Arm::Full, Arm::NoLlm, Arm::Sampler(SamplerKind::Greedy), Arm::Sampler(SamplerKind::Ucb1)];
+        for arm in arms {
             let mut c = base.clone();
             arm.apply(&mut c);
-            let run_config = CampaignConfig { arm: None, ..c.clone() };
-            assert_eq!(c.arm_label(), run_config.arm_label(), "{arm:?}");
+            assert_eq!(c.arm_label(), arm.label(), "{arm:?}");
         }
         let mut full = base.clone();
         Arm::Full.apply(&mut full);
-        assert_eq!(full.arm_label(), "no-llm");
+        assert_eq!((full.arm_label().as_str(), full.resolved_arm_label().as_str()), ("full", "no-llm,sampler=greedy"));
+    }
+
+    #[test]
+    fn arms_that_would_run_the_same_campaign_are_refused_naming_both() {
+        // The default base config is offline with the greedy sampler: `full`, `no-llm` and
+        // `sampler=greedy` are one campaign.
+        let base = CampaignConfig::default();
+        let arms = ["full", "no-analyzer", "sampler=ucb1"].map(|a| Arm::parse(a).unwrap());
+        check_distinct(&base, &arms).unwrap();
+        let same = check_distinct(&base, &[Arm::Full, Arm::NoAnalyzer, Arm::NoLlm]).unwrap_err().to_string();
+        assert!(same.contains("`full` and `no-llm`") && same.contains("(no-llm,sampler=greedy)"), "{same}");
+        let twice = check_distinct(&base, &[Arm::NoCognition, Arm::NoCognition]).unwrap_err().to_string();
+        assert!(twice.contains("`no-cognition` and `no-cognition`"), "{twice}");
     }
 
     #[test]

@@ -414,9 +414,12 @@ impl CampaignConfig {
     /// The arm label stored with the run: `arm` if set, else what differs from the full system
     /// (`no-llm`, `no-analyzer`, `no-cognition`, `sampler=<kind>`), or `full`.
     pub fn arm_label(&self) -> String {
-        if let Some(arm) = &self.arm {
-            return arm.clone();
-        }
+        self.arm.clone().unwrap_or_else(|| self.resolved_arm_label())
+    }
+
+    /// What the config differs in from the full system (`no-llm,sampler=greedy`), whatever
+    /// `arm` says: stored beside the arm's label.
+    pub fn resolved_arm_label(&self) -> String {
         let mut parts = Vec::new();
         if !self.researcher.is_llm() {
             parts.push("no-llm".to_string());

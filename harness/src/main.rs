@@ -214,6 +214,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             base.rounds = rounds.unwrap_or(base.rounds);
             base.validate()?;
             let arms = arms.split(',').map(ablation::Arm::parse).collect::<Result<Vec<_>, _>>()?;
+            ablation::check_distinct(&base, &arms)?;
             let seeds = ablation::parse_seeds(&seeds)?;
             ablate(&base, &arms, &seeds, &out, parallel)
         }
@@ -319,6 +320,11 @@ fn ablate(
         arms.len() * seeds.len(),
         out.display()
     );
+    for arm in arms {
+        let mut config = base.clone();
+        arm.apply(&mut config);
+        println!("  arm {:<20} runs {}", arm.label(), config.resolved_arm_label());
+    }
     let cells = ablation::run(base, arms, seeds, out, parallel, &bin, |cell| {
         let what = match &cell.outcome {
             CellOutcome::Ran(s) => {

@@ -133,6 +133,18 @@ pub fn convergence(
     Ok((files, info))
 }
 
+/// How many labels the round axis asks for: at most one per round, so that plotters' ticks fall
+/// on whole rounds (more would put ticks at fractions that print as repeated integers), and at
+/// most 10.
+fn round_labels(rounds: f64) -> usize {
+    (rounds.max(0.0) as usize + 1).clamp(2, 10)
+}
+
+/// A round tick's text: rounds are whole numbers, so a tick between two is left blank.
+fn round_label(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 { format!("{:.0}", x.round()) } else { String::new() }
+}
+
 /// A range around [lo, hi] with a margin, never empty.
 fn padded(lo: f64, hi: f64) -> (f64, f64) {
     let span = hi - lo;
@@ -166,7 +178,8 @@ fn draw_convergence<DB: DrawingBackend>(
         .y_desc("best score")
         .axis_desc_style((FONT, 20))
         .label_style((FONT, 15))
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_labels(round_labels(plot.rounds))
+        .x_label_formatter(&|x| round_label(*x))
         .y_label_formatter(&|y| format!("{y:.3}"))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
@@ -304,4 +317,34 @@ fn draw_final_best<DB: DrawingBackend>(
         chart.draw_series(std::iter::once(EmptyElement::at((x, max)) + Text::new(label, (0, -10), style)))?;
     }
     root.present()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_round_axis_labels_whole_rounds_once_each() {
+        assert_eq!(round_labels(5.0), 6);
+        assert_eq!(round_labels(1.0), 2);
+        assert_eq!(round_labels(1000.0), 10);
+        assert_eq!(round_label(2.0), "2");
+        assert_eq!(round_label(2.5), "");
+        assert_eq!(round_label(1.9999999999999), "2");
+        // What plotters draws for a 5-round run with that many labels: each round once.
+        let dir = tempfile::tempdir().unwrap();
+        let curves = [ArmCurve {
+            arm: "full".into(),
+            points: (0..=5)
+                .map(|round| CurvePoint { round, mean: Some(round as f64), min: Some(0.0), max: Some(5.0), seeds: 1 })
+                .collect(),
+        }];
+        let (files, _) = convergence(dir.path(), "t", &curves, &[], &[], References::Off).unwrap();
+        let svg =
+            std::fs::read_to_string(files.iter().find(|f| f.extension().is_some_and(|e| e == "svg")).unwrap()).unwrap();
+        let texts: Vec<&str> =
+            svg.split("<text").skip(1).filter_map(|t| Some(t.split('>').nth(1)?.split('<').next()?.trim())).collect();
+        let rounds: Vec<&str> = texts.iter().copied().filter(|t| ["0", "1", "2", "3", "4", "5"].contains(t)).collect();
+        assert_eq!(rounds, ["0", "1", "2", "3", "4", "5"], "{texts:?}");
+    }
 }

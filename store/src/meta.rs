@@ -7,8 +7,12 @@ pub const SCHEMA_VERSION: &str = "schema_version";
 pub const CONFIG: &str = "config";
 /// Manifest.
 pub const SEED: &str = "seed";
-/// The arm label reports group runs by (manifest).
+/// The arm label reports group runs by: the ablation arm asked for, else derived from the config
+/// (manifest).
 pub const ARM: &str = "arm";
+/// What the config differs in from the full system (`no-llm,sampler=greedy`), whatever the arm
+/// was called (manifest).
+pub const ARM_RESOLVED: &str = "arm_resolved";
 /// The suite's name (manifest).
 pub const SUITE: &str = "suite";
 /// Manifest.

@@ -140,6 +140,7 @@ impl Campaign {
         put(meta::CONFIG, self.config.to_toml());
         put(meta::SEED, self.config.seed.to_string());
         put(meta::ARM, self.config.arm_label());
+        put(meta::ARM_RESOLVED, self.config.resolved_arm_label());
         put(meta::SUITE, suite.name.clone());
         put(meta::SUITE_DIR, suite.dir.display().to_string());
         let fingerprint = suite.fingerprint()?;
