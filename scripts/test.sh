@@ -20,6 +20,9 @@ if [ "$(id -u)" = 0 ]; then
 elif ! sinfo -h >/dev/null 2>&1; then
     echo "test.sh: not root and no Slurm running: tests/slurm.rs will be SKIPPED (see scripts/slurm-local.sh)" >&2
 fi
+# The rl-algorithm evaluator's integrity layers (source screen, run-time snapshot, report
+# reading), in seconds and without an RL run.
+python3 suites/rl-algorithm/evaluator/test_guard.py
 cargo test --workspace --locked "$@"
 # The end-to-end tests built the binary; a separate `cargo build -p` would resolve features
 # differently and rebuild polars.

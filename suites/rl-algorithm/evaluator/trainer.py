@@ -6,11 +6,16 @@
 It never sees a held-out reward: it writes the trained weights (policy.seed<k>.pt) and training
 statistics, and the parent process (evaluate.py), which never imports the candidate, scores the
 weights on the held-out prompts. Every failure is written to the report with its reason.
+Around every hook call the candidate is checked to have changed nothing of the trainer: torch
+and the evaluator's modules (objective.py, integrity.py) and the policy, reference policy and
+optimiser (trainer_state).
 """
 
+import itertools
 import json
 import sys
 import time
+import traceback
 
 import runtime  # noqa: F401  (environment before torch)
 import torch
@@ -42,6 +47,7 @@ def rl_run(obj: Objective, scale, seed: int, state: dict, out_path: str) -> dict
     ref.load_state_dict(state)
     ref.requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=scale.lr)
+    obj.watch(lambda: trainer_state(model, ref, opt))
     g = torch.Generator().manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed) if device != "cpu" else g
     B, K, T = scale.prompts_per_step, scale.samples_per_prompt, scale.max_new_tokens
@@ -76,6 +82,21 @@ def rl_run(obj: Objective, scale, seed: int, state: dict, out_path: str) -> dict
     stats["train_reward_last50"] = sum(recent[-50:]) / len(recent[-50:])
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, out_path)
     return stats
+
+
+def trainer_state(model, ref, opt) -> tuple[dict, dict]:
+    """What no hook may change, as Objective.watch takes it: the policy's and the reference's
+    tensors, Adam's state, and Adam's hyperparameters and parameter list."""
+    tensors = {f"policy tensor {k}": v for k, v in itertools.chain(model.named_parameters(), model.named_buffers())}
+    tensors.update({f"reference policy tensor {k}": v for k, v in itertools.chain(ref.named_parameters(), ref.named_buffers())})
+    plain = {}
+    for g, group in enumerate(opt.param_groups):
+        plain[f"optimiser parameter group {g}"] = {k: (tuple(map(id, v)) if k == "params" else v) for k, v in group.items()}
+        for i, p in enumerate(group["params"]):
+            for k, v in opt.state.get(p, {}).items():
+                tensors[f"optimiser state {k} of parameter {i}"] = v
+    plain["optimiser parameter list"] = tuple(map(id, model.parameters()))
+    return tensors, plain
 
 
 def update(obj, model, ref, opt, scale, batch, stats, step):
@@ -115,12 +136,16 @@ def main(argv) -> int:
             out.update(checks.run(candidate))
             out["check_seconds"] = time.perf_counter() - t0
         elif mode == "train":
-            obj = Objective(candidate)
+            # The warm-up is read before any candidate code runs, and each seed imports the
+            # candidate afresh, so no state of one run (module-level lists, counters) reaches
+            # the next.
             state, _ = warmup.load(scale)
             out["runs"] = {}
             for seed in map(int, argv[4:]):
                 t0 = time.perf_counter()
+                obj = Objective(candidate)
                 run = rl_run(obj, scale, seed, state, f"policy.seed{seed}.pt")
+                obj.verify(f"training seed {seed}")
                 run["seconds"] = time.perf_counter() - t0
                 out["runs"][str(seed)] = run
                 print(f"seed {seed}: {json.dumps(run)}", file=sys.stderr)
@@ -129,6 +154,9 @@ def main(argv) -> int:
         out["ok"] = True
     except (ObjectiveError, checks.CheckFailed, RunFailed) as e:
         out["reason"] = str(e)
+    except Exception as e:  # the trainer's own code failed, perhaps on a value a hook returned
+        traceback.print_exc()
+        out["reason"] = f"the trainer failed with {type(e).__name__}: {e} (traceback in the stage's log)"
     with open(report, "w") as f:
         json.dump(out, f)
     return 0
