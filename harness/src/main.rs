@@ -91,6 +91,9 @@ enum Command {
         /// Score thresholds for "rounds to reach" (repeatable).
         #[arg(long = "threshold")]
         thresholds: Vec<f64>,
+        /// The arm every other is compared with, seed by seed (default: `full`, else the first).
+        #[arg(long)]
+        reference_arm: Option<String>,
     },
     /// Evaluate one program with a suite's evaluator and print the results
     /// (exit 0 valid, 1 invalid or failed, 2 could not evaluate).
@@ -218,9 +221,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let seeds = ablation::parse_seeds(&seeds)?;
             ablate(&base, &arms, &seeds, &out, parallel)
         }
-        Command::Report { runs, out, thresholds } => {
+        Command::Report { runs, out, thresholds, reference_arm } => {
             let runs = collect_runs(&runs)?;
-            let options = asi_evolve_reports::ReportOptions { thresholds, ..Default::default() };
+            let options = asi_evolve_reports::ReportOptions { thresholds, reference_arm, ..Default::default() };
             let summary = asi_evolve_reports::report(&runs, &out, &options)?;
             println!("report of {} campaigns in {}:", runs.len(), out.display());
             for file in &summary.files {

@@ -97,6 +97,9 @@ pub struct RunSummary {
     pub seed: i64,
     pub rounds: u64,
     pub final_best: Option<f64>,
+    /// Area under the best-so-far curve: the mean of best-so-far over the run's rounds 0..=R;
+    /// `None` when some round precedes the run's first valid node (best-so-far undefined there).
+    pub auc: Option<f64>,
     pub nodes: u64,
     pub valid: u64,
     pub invalid: u64,
@@ -256,8 +259,19 @@ fn run_frame(curves: &DataFrame, runs: &[Run], thresholds: &[f64]) -> PolarsResu
             count_status(Status::Invalid),
             count_status(Status::Failed),
             col("best_so_far").max().alias("final_best"),
+            col("best_so_far").mean().alias("auc"),
+            col("best_so_far").null_count().alias("rounds_without_best"),
             col("seconds").sum().alias("compute_seconds"),
         ])
+        // A mean over only the rounds after the first valid node would flatter a run that
+        // started late, so such a run has no AUC rather than a biased one.
+        .with_column(
+            when(col("rounds_without_best").gt(lit(0)))
+                .then(lit(NULL).cast(DataType::Float64))
+                .otherwise(col("auc"))
+                .alias("auc"),
+        )
+        .drop(cols(["rounds_without_best"]))
         .left_join(extras.lazy(), col("run_index"), col("run_index"));
     for &t in thresholds {
         let reach = curves
@@ -478,8 +492,13 @@ fn run_rows(df: &DataFrame, thresholds: &[f64]) -> PolarsResult<Vec<RunSummary>>
     let seed: Vec<i64> = df.column("seed")?.i64()?.iter().map(Option::unwrap_or_default).collect();
     let (rounds, nodes, valid, invalid, failed) =
         (u64s(df, "rounds")?, u64s(df, "nodes")?, u64s(df, "valid")?, u64s(df, "invalid")?, u64s(df, "failed")?);
-    let (best, compute, wall, cost) =
-        (f64s(df, "final_best")?, f64s(df, "compute_seconds")?, f64s(df, "wall_seconds")?, f64s(df, "cost_usd")?);
+    let (best, auc, compute, wall, cost) = (
+        f64s(df, "final_best")?,
+        f64s(df, "auc")?,
+        f64s(df, "compute_seconds")?,
+        f64s(df, "wall_seconds")?,
+        f64s(df, "cost_usd")?,
+    );
     let reach = thresholds.iter().map(|&t| f64s(df, &reach_column(t))).collect::<PolarsResult<Vec<_>>>()?;
     Ok((0..df.height())
         .map(|i| RunSummary {
@@ -488,6 +507,7 @@ fn run_rows(df: &DataFrame, thresholds: &[f64]) -> PolarsResult<Vec<RunSummary>>
             seed: seed[i],
             rounds: rounds[i],
             final_best: best[i],
+            auc: auc[i],
             nodes: nodes[i],
             valid: valid[i],
             invalid: invalid[i],

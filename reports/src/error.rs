@@ -22,6 +22,8 @@ pub enum ReportError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("aggregating the runs ({what}): {source}")]
     Polars { what: &'static str, source: polars::error::PolarsError },
+    #[error("the reference arm `{arm}` is not among the report's arms ({arms})")]
+    UnknownArm { arm: String, arms: String },
     #[error("drawing {path}: {message}")]
     Plot { path: PathBuf, message: String },
 }

@@ -1,5 +1,7 @@
 //! The report's figures, each written as PNG and SVG with plotters: the convergence of every
-//! arm (mean best-so-far with a min–max band over seeds) and a bar chart of final bests.
+//! arm (mean best-so-far with a min–max band over seeds), a bar chart of final bests, and the
+//! interval estimates (IQM with its bootstrap 95% interval per arm, final best and AUC side by
+//! side, in the shape of rliable's interval plots).
 //!
 //! plotters is built without system-font support (the `ab_glyph` backend), so the DejaVu font
 //! shipped inside the `dejavu` crate is registered before anything is drawn: the PNGs then look
@@ -16,6 +18,7 @@ use plotters::style::{FontStyle, register_font};
 
 use crate::aggregate::{ArmCurve, ArmSummary, CurvePoint};
 use crate::error::ReportError;
+use crate::stats::{ArmEstimate, Metric};
 
 const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (1100, 650);
@@ -317,6 +320,101 @@ fn draw_final_best<DB: DrawingBackend>(
         chart.draw_series(std::iter::once(EmptyElement::at((x, max)) + Text::new(label, (0, -10), style)))?;
     }
     root.present()
+}
+
+struct Intervals<'a> {
+    title: &'a str,
+    arms: &'a [String],
+    estimates: &'a [ArmEstimate],
+}
+
+impl Figure for Intervals<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        let root = root.titled(self.title, (FONT, 26))?;
+        let panels = root.split_evenly((1, 2));
+        for (panel, metric) in panels.iter().zip(Metric::ALL) {
+            let label = match metric {
+                Metric::FinalBest => "final best score",
+                Metric::Auc => "AUC: mean best-so-far over rounds",
+            };
+            draw_interval_panel(panel, label, self.arms, self.estimates, metric)?;
+        }
+        root.present()
+    }
+}
+
+/// `intervals.{png,svg}`: per arm, the IQM as a point and its 95% interval as whiskers, one panel
+/// per metric; arms run down the y-axis as in rliable's plots.
+pub fn intervals(
+    out: &Path,
+    title: &str,
+    arms: &[String],
+    estimates: &[ArmEstimate],
+) -> Result<Vec<PathBuf>, ReportError> {
+    both(out, "intervals", &Intervals { title, arms, estimates })
+}
+
+fn draw_interval_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    label: &str,
+    arms: &[String],
+    estimates: &[ArmEstimate],
+    metric: Metric,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let of_arm = |arm: &str| estimates.iter().find(|e| e.arm == arm && e.metric == metric);
+    let values = arms.iter().filter_map(|a| of_arm(a)).flat_map(|e| [e.iqm, e.ci.map(|c| c.low), e.ci.map(|c| c.high)]);
+    let (lo, hi) = values.flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let x = if lo.is_finite() { padded(lo, hi) } else { (0.0, 1.0) };
+    let n = arms.len().max(1) as f64;
+    // Arm names are drawn beside the axis by hand (as in the bar chart): numeric tick labels
+    // cannot be made to fall on exactly the arms. The label area is sized to the longest name.
+    let longest = arms.iter().map(|a| a.chars().count()).max().unwrap_or(0) as u32;
+    let mut chart = ChartBuilder::on(area)
+        .margin(18)
+        .x_label_area_size(56)
+        .y_label_area_size((longest * 9 + 24).clamp(60, 260))
+        .build_cartesian_2d(x.0..x.1, -0.5..n - 0.5)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_desc(label)
+        .axis_desc_style((FONT, 18))
+        .label_style((FONT, 14))
+        .x_labels(6)
+        .x_label_formatter(&|v| format!("{v:.3}"))
+        .light_line_style(RGBColor(246, 246, 246))
+        .draw()?;
+    let name_style = TextStyle::from((FONT, 15).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+    for (i, arm) in arms.iter().enumerate() {
+        // The first arm at the top, as the tables list them.
+        let y = n - 1.0 - i as f64;
+        // The chart's coordinates are the backend's; the panel draws relative to its own corner.
+        let ((px, py), (bx, by)) = (chart.backend_coord(&(x.0, y)), area.get_base_pixel());
+        area.draw(&Text::new(arm.clone(), (px - bx - 8, py - by), name_style.clone()))?;
+        let Some(e) = of_arm(arm) else { continue };
+        let Some(iqm) = e.iqm else { continue };
+        let color = arm_color(i);
+        if let Some(ci) = e.ci {
+            let whisker = color.stroke_width(3);
+            chart.draw_series(std::iter::once(PathElement::new(vec![(ci.low, y), (ci.high, y)], whisker)))?;
+            for v in [ci.low, ci.high] {
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((v, y)) + PathElement::new(vec![(0, -10), (0, 10)], whisker),
+                ))?;
+            }
+        }
+        chart.draw_series(std::iter::once(Circle::new((iqm, y), 7, color.filled())))?;
+        chart.draw_series(std::iter::once(Circle::new((iqm, y), 7, BLACK.stroke_width(1))))?;
+        let text = format!("{iqm:.4} (n={})", e.seeds);
+        let style = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+        chart.draw_series(std::iter::once(EmptyElement::at((iqm, y)) + Text::new(text, (0, -14), style)))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! on the harness and data flows one way.
 //!
 //! `show` prints one run; `report` aggregates many (arms × seeds) into tables (CSV, Parquet),
-//! figures (PNG, SVG), evolution trees and a Markdown and a self-contained HTML page.
+//! figures (PNG, SVG), evolution trees and a Markdown and a self-contained HTML page, with
+//! rliable-style interval estimates and seed-paired comparisons (`stats`).
 
 mod aggregate;
 mod campaign_db;
@@ -16,6 +17,7 @@ mod render_md;
 mod report;
 mod runs;
 mod show;
+mod stats;
 mod table1;
 mod table3;
 mod tables;
@@ -28,4 +30,5 @@ pub use error::ReportError;
 pub use figures::References;
 pub use report::{ReportOptions, ReportSummary, TreeRuns, report};
 pub use show::show;
+pub use stats::{ArmEstimate, Comparison, Decision, Interval, Metric, Statistics};
 pub use text_table::plain_table;

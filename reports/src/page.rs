@@ -18,15 +18,21 @@ pub struct Page {
     /// Paragraphs saying what the runs are and what produced them.
     pub provenance: Vec<String>,
     pub paper: Table,
-    /// Arms, thresholds (when asked for), failures, runs.
+    /// Arms, interval estimates, paired comparisons, thresholds (when asked for), failures, runs.
     pub tables: Vec<Table>,
     pub convergence: ConvergenceInfo,
     pub convergence_svg: String,
     pub final_best_svg: String,
+    pub intervals_svg: String,
     pub trees: Vec<TreeFigure>,
     /// Data files written, relative to the report folder.
     pub data_files: Vec<String>,
 }
+
+/// What the interval figure shows.
+pub const INTERVALS_CAPTION: &str = "Points: interquartile mean (IQM) over each arm's seeds; whiskers: its stratified \
+     bootstrap 95% interval (see the interval table for the method). Left: final best score; right: AUC, the mean \
+     best-so-far over a run's rounds. An arm with one seed has a point and no whiskers.";
 
 /// Text made safe inside HTML and SVG.
 pub fn escape(s: &str) -> String {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::page::{Page, convergence_caption, escape};
+use crate::page::{INTERVALS_CAPTION, Page, convergence_caption, escape};
 use crate::tables::Table;
 
 const CSS: &str = "
@@ -67,6 +67,12 @@ pub fn render(page: &Page) -> String {
         "<figure id=\"final-best\">{}<figcaption>Bars: mean final best over seeds; whiskers: min and max.</figcaption></figure>",
         inline_svg(&page.final_best_svg)
     );
+    let _ = writeln!(
+        w,
+        "<figure id=\"intervals\">{}<figcaption>{}</figcaption></figure>",
+        inline_svg(&page.intervals_svg),
+        escape(INTERVALS_CAPTION)
+    );
 
     for (i, t) in page.tables.iter().enumerate() {
         table(w, t, &format!("table-{i}"));
@@ -101,7 +107,7 @@ pub fn render(page: &Page) -> String {
 }
 
 fn table(w: &mut String, t: &Table, id: &str) {
-    let _ = writeln!(w, "<h2 id=\"{id}\">{}</h2>", escape(&t.title));
+    let _ = writeln!(w, "<h2 id=\"{id}\">{}</h2>", text(&t.title));
     if !t.note.is_empty() {
         let _ = writeln!(w, "<p class=\"note\">{}</p>", text(&t.note));
     }
@@ -113,7 +119,7 @@ fn table(w: &mut String, t: &Table, id: &str) {
     for (row, ours) in t.rows.iter().zip(&t.emphasis) {
         let _ = write!(w, "<tr{}>", if *ours { " class=\"ours\"" } else { "" });
         for c in row {
-            let numeric = !c.is_empty() && c.chars().all(|ch| ch.is_ascii_digit() || "+-.–%/ ".contains(ch));
+            let numeric = !c.is_empty() && c.chars().all(|ch| ch.is_ascii_digit() || "+-.–%/ [],".contains(ch));
             let _ = write!(w, "<td{}>{}</td>", if numeric { " class=\"num\"" } else { "" }, escape(c));
         }
         let _ = writeln!(w, "</tr>");

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::page::{Page, convergence_caption};
+use crate::page::{INTERVALS_CAPTION, Page, convergence_caption};
 use crate::tables::Table;
 
 pub fn render(page: &Page) -> String {
@@ -18,10 +18,10 @@ pub fn render(page: &Page) -> String {
     let _ = writeln!(w, "![Best score so far by round, per arm](convergence.png)\n");
     let _ = writeln!(w, "{}\n", convergence_caption(page));
     let _ = writeln!(w, "![Final best per arm](final_best.png)\n");
-    let _ = writeln!(
-        w,
-        "Bars: mean final best over seeds; whiskers: min and max. SVG versions: `convergence.svg`, `final_best.svg`.\n"
-    );
+    let _ = writeln!(w, "Bars: mean final best over seeds; whiskers: min and max.\n");
+    let _ = writeln!(w, "![IQM and bootstrap 95% interval per arm](intervals.png)\n");
+    let _ = writeln!(w, "{INTERVALS_CAPTION}\n");
+    let _ = writeln!(w, "SVG versions: `convergence.svg`, `final_best.svg`, `intervals.svg`.\n");
 
     for t in &page.tables {
         table(w, t);

@@ -10,6 +10,7 @@ use crate::error::ReportError;
 use crate::figures::{self, References};
 use crate::page::{Page, TreeFigure};
 use crate::runs::{self, Run};
+use crate::stats::{self, Statistics};
 use crate::tables::{self, Table};
 use crate::{paper, render_html, render_md, table1, table3, tree};
 
@@ -35,6 +36,9 @@ pub struct ReportOptions {
     pub tree_runs: TreeRuns,
     /// Which reference numbers the convergence figure draws.
     pub references: References,
+    /// The arm every other arm is compared with, seed by seed; by default `full` when present,
+    /// else the first arm.
+    pub reference_arm: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +47,8 @@ pub struct ReportSummary {
     pub files: Vec<PathBuf>,
     pub arms: Vec<ArmSummary>,
     pub runs: Vec<RunSummary>,
+    /// Interval estimates per arm and paired comparisons with the reference arm.
+    pub statistics: Statistics,
 }
 
 pub fn report(run_dirs: &[PathBuf], out: &Path, options: &ReportOptions) -> Result<ReportSummary, ReportError> {
@@ -56,13 +62,33 @@ pub fn report(run_dirs: &[PathBuf], out: &Path, options: &ReportOptions) -> Resu
         }
     }
     let agg = aggregate::aggregate(&runs, &thresholds)?;
+    let arm_names: Vec<String> = agg.arms.iter().map(|a| a.arm.clone()).collect();
+    let reference = stats::reference_arm(&arm_names, options.reference_arm.as_deref())
+        .map_err(|arms| ReportError::UnknownArm { arm: options.reference_arm.clone().unwrap_or_default(), arms })?;
+    let statistics = stats::statistics(&agg.runs, &arm_names, reference);
+    let (intervals_frame, comparisons_frame) =
+        stats::frames(&statistics).map_err(|source| ReportError::Polars { what: "interval estimates", source })?;
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| ReportError::Io { path, source }
     };
     std::fs::create_dir_all(out).map_err(io(out))?;
 
-    let mut files = write_frames(&agg, out)?;
+    let f = &agg.frames;
+    let mut files = write_frames(
+        &[
+            ("nodes", &f.nodes),
+            ("curves", &f.curves),
+            ("arm_curves", &f.arm_curves),
+            ("runs", &f.runs),
+            ("arms", &f.arms),
+            ("thresholds", &f.thresholds),
+            ("failures", &f.failures),
+            ("intervals", &intervals_frame),
+            ("comparisons", &comparisons_frame),
+        ],
+        out,
+    )?;
     let data_files: Vec<String> =
         files.iter().filter_map(|f| f.file_name()).map(|f| f.to_string_lossy().into()).collect();
 
@@ -76,11 +102,19 @@ pub fn report(run_dirs: &[PathBuf], out: &Path, options: &ReportOptions) -> Resu
         options.references,
     )?;
     let best_files = figures::final_best(out, &format!("{suite}: final best per arm"), &agg.arms)?;
+    let interval_files = figures::intervals(
+        out,
+        &format!("{suite}: IQM and bootstrap 95% interval per arm"),
+        &arm_names,
+        &statistics.estimates,
+    )?;
     let read = |path: &PathBuf| std::fs::read_to_string(path).map_err(io(path));
     let convergence_svg = read(&conv_files[1])?;
     let final_best_svg = read(&best_files[1])?;
+    let intervals_svg = read(&interval_files[1])?;
     files.extend(conv_files);
     files.extend(best_files);
+    files.extend(interval_files);
 
     let mut trees = Vec::new();
     for (i, run) in tree_runs(&runs, &agg, &options.tree_runs)?.into_iter().enumerate() {
@@ -96,6 +130,10 @@ pub fn report(run_dirs: &[PathBuf], out: &Path, options: &ReportOptions) -> Resu
     let mut summary_tables: Vec<Table> = table1::table(&suite, &runs)?.into_iter().collect();
     summary_tables.extend(table3::table(&suite, &runs));
     summary_tables.push(tables::arms(&agg));
+    summary_tables.push(tables::intervals(&statistics));
+    if arm_names.len() > 1 {
+        summary_tables.push(tables::comparisons(&statistics));
+    }
     if !thresholds.is_empty() {
         summary_tables.push(tables::thresholds(&agg));
     }
@@ -109,6 +147,7 @@ pub fn report(run_dirs: &[PathBuf], out: &Path, options: &ReportOptions) -> Resu
         convergence,
         convergence_svg,
         final_best_svg,
+        intervals_svg,
         trees,
         data_files,
     };
@@ -117,23 +156,13 @@ pub fn report(run_dirs: &[PathBuf], out: &Path, options: &ReportOptions) -> Resu
         std::fs::write(&path, text).map_err(io(&path))?;
         files.push(path);
     }
-    Ok(ReportSummary { files, arms: agg.arms, runs: agg.runs })
+    Ok(ReportSummary { files, arms: agg.arms, runs: agg.runs, statistics })
 }
 
 /// Writes every frame as CSV and Parquet, without the internal ordering columns.
-fn write_frames(agg: &Aggregates, out: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let f = &agg.frames;
-    let frames = [
-        ("nodes", &f.nodes),
-        ("curves", &f.curves),
-        ("arm_curves", &f.arm_curves),
-        ("runs", &f.runs),
-        ("arms", &f.arms),
-        ("thresholds", &f.thresholds),
-        ("failures", &f.failures),
-    ];
+fn write_frames(frames: &[(&str, &DataFrame)], out: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut files = Vec::new();
-    for (stem, frame) in frames {
+    for &(stem, frame) in frames {
         let keep: Vec<String> = frame
             .get_column_names()
             .into_iter()

@@ -3,6 +3,7 @@
 
 use crate::aggregate::Aggregates;
 use crate::paper::PaperRow;
+use crate::stats::{Decision, Interval, RESAMPLES, SEED, Statistics};
 
 pub struct Table {
     pub title: String,
@@ -162,6 +163,100 @@ pub fn paper(rows: &[PaperRow], suite: &str) -> Table {
             r.source.clone(),
         ]);
         t.emphasis.push(r.ours);
+    }
+    t
+}
+
+fn interval(ci: Option<Interval>, format: impl Fn(f64) -> String) -> String {
+    ci.map_or("–".into(), |c| format!("[{}, {}]", format(c.low), format(c.high)))
+}
+
+fn difference(v: f64) -> String {
+    format!("{v:+.6}")
+}
+
+fn probability(v: f64) -> String {
+    format!("{v:.3}")
+}
+
+pub fn intervals(stats: &Statistics) -> Table {
+    let mut t = Table::new(
+        "Interval estimates per arm",
+        &format!(
+            "After rliable (Agarwal et al., 2021). IQM = interquartile mean over the arm's seeds: the mean of the \
+             middle half of the sorted values, the values straddling the 25th and 75th percentiles weighted by the \
+             share of them inside [25%, 75%] (when the seeds are a multiple of four this is rliable's 25% trimmed mean; for \
+             three it is (x₁ + 4·x₂ + x₃)/6 of the sorted values). 95% CI = percentile bootstrap (2.5th to 97.5th \
+             percentile) of the IQM over {RESAMPLES} resamples of the arm's seeds with replacement (rliable's \
+             stratified bootstrap; one suite, so one stratum), drawn from ChaCha8 seeded with {SEED}, afresh for \
+             every interval, so a rerun gives the same numbers. AUC = area under the best-so-far curve, the mean of \
+             a run's best-so-far score over its rounds: (1/(R+1)) · Σ best_so_far(r) for r = 0..R, R its last \
+             round; a run with a round before its first valid node has no AUC. No interval for a single seed; with \
+             few seeds the bootstrap understates the uncertainty."
+        ),
+        &["arm", "metric", "seeds", "IQM", "95% CI", "mean"],
+    );
+    for e in &stats.estimates {
+        t.push(vec![
+            e.arm.clone(),
+            e.metric.label().into(),
+            e.seeds.to_string(),
+            score(e.iqm),
+            interval(e.ci, |v| score(Some(v))),
+            score(e.mean),
+        ]);
+    }
+    t
+}
+
+pub fn comparisons(stats: &Statistics) -> Table {
+    let r = &stats.reference;
+    let delta = format!("Δ mean (arm − {r})");
+    let p = format!("P(arm > {r})");
+    let mut t = Table::new(
+        &format!("Paired comparison with `{r}`"),
+        &format!(
+            "Each arm against the reference arm `{r}`, paired by seed (the same seed starts both from the same \
+             program and random stream), over the seeds both arms have. Δ = mean over seed pairs of arm − {r}; its \
+             95% CI is the percentile bootstrap over {RESAMPLES} resamples of the seed pairs (ChaCha8, seed \
+             {SEED}). P(arm > {r}) = share of seed pairs in which the arm scored higher, a tie counting ½, with \
+             its bootstrap interval from the same resampled pairs (rliable's probability of improvement compares \
+             every run with every run; the pairing by seed is kept here). Undecided = Δ's interval contains 0; \
+             the seeds needed are n = ⌈((1.960 + 0.842) · sd / |Δ|)²⌉ with sd the sample standard deviation of \
+             the paired differences: the seed count at which a 95% interval would exclude 0 four times in five \
+             (80% power) if Δ and sd are as observed."
+        ),
+        &["arm", "metric", "seed pairs", &delta, "95% CI", "sd", &p, "95% CI", "decision"],
+    );
+    for c in &stats.comparisons {
+        let decision = match c.decision {
+            Decision::Higher => format!("higher than {r}: interval above 0"),
+            Decision::Lower => format!("lower than {r}: interval below 0"),
+            Decision::NoPairs => format!("no seed in both this arm and {r}"),
+            Decision::Undecided { seeds_needed: Some(n) } => {
+                format!("⚠ undecided: interval contains 0; ≈ {n} seed pairs needed at this spread (have {})", c.pairs)
+            }
+            Decision::Undecided { seeds_needed: None } if c.pairs < 2 => {
+                "⚠ undecided: one seed pair, no interval".into()
+            }
+            Decision::Undecided { seeds_needed: None } if c.difference_sd == Some(0.0) => {
+                format!("⚠ undecided: identical to {r} on every seed")
+            }
+            Decision::Undecided { seeds_needed: None } => {
+                "⚠ undecided: mean difference 0, more seeds would not separate them".into()
+            }
+        };
+        t.push(vec![
+            c.arm.clone(),
+            c.metric.label().into(),
+            c.pairs.to_string(),
+            c.mean_difference.map_or("–".into(), difference),
+            interval(c.difference_ci, difference),
+            score(c.difference_sd),
+            c.p_improvement.map_or("–".into(), probability),
+            interval(c.p_improvement_ci, probability),
+            decision,
+        ]);
     }
     t
 }

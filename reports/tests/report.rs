@@ -28,13 +28,23 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn report_writes_every_file() {
     let (_tmp, out, summary) = run_report(&options());
-    let mut expected: Vec<String> = ["nodes", "curves", "arm_curves", "runs", "arms", "thresholds", "failures"]
-        .iter()
-        .flat_map(|s| [format!("{s}.csv"), format!("{s}.parquet")])
-        .collect();
+    let mut expected: Vec<String> =
+        ["nodes", "curves", "arm_curves", "runs", "arms", "thresholds", "failures", "intervals", "comparisons"]
+            .iter()
+            .flat_map(|s| [format!("{s}.csv"), format!("{s}.parquet")])
+            .collect();
     expected.extend(
-        ["convergence.png", "convergence.svg", "final_best.png", "final_best.svg", "report.md", "report.html"]
-            .map(String::from),
+        [
+            "convergence.png",
+            "convergence.svg",
+            "final_best.png",
+            "final_best.svg",
+            "intervals.png",
+            "intervals.svg",
+            "report.md",
+            "report.html",
+        ]
+        .map(String::from),
     );
     expected.extend(["tree-full-full-s1.svg".to_string(), "tree-no-llm-no-llm-s1.svg".to_string()]);
     for name in &expected {
@@ -120,7 +130,7 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 #[test]
 fn pngs_are_valid_and_non_trivial() {
     let (_tmp, out, _) = run_report(&options());
-    for name in ["convergence.png", "final_best.png"] {
+    for name in ["convergence.png", "final_best.png", "intervals.png"] {
         let bytes = std::fs::read(out.join(name)).unwrap();
         assert_eq!(png_size(&bytes), (1100, 650), "{name}");
         assert!(&bytes[bytes.len() - 8..bytes.len() - 4] == b"IEND", "{name} is truncated");
@@ -257,4 +267,88 @@ fn tree_runs_must_be_among_the_reports_runs() {
     let summary = report(&runs, &tmp.path().join("out"), &options).unwrap();
     assert!(summary.files.iter().any(|f| f.ends_with("tree-full-full-s2.svg")));
     assert_eq!(summary.files.iter().filter(|f| f.to_string_lossy().contains("tree-")).count(), 1);
+}
+
+#[test]
+fn interval_estimates_and_paired_comparisons_are_reported() {
+    let (_tmp, out, summary) = run_report(&options());
+    let stats = &summary.statistics;
+    assert_eq!(stats.reference, "full");
+    // full: final bests 1.5 and 2.5, IQM of two values = their mean; AUC = mean best-so-far over
+    // rounds 0..3: (1 + 1 + 1.5 + 1.5) / 4 = 1.25 and (1 + 2 + 2 + 2.5) / 4 = 1.875.
+    let full_auc = stats.estimates.iter().find(|e| e.arm == "full" && e.metric.key() == "auc").unwrap();
+    assert!(close(full_auc.iqm.unwrap(), (1.25 + 1.875) / 2.0));
+    let ci = full_auc.ci.unwrap();
+    assert!(ci.low >= 1.25 && ci.high <= 1.875 && ci.low < ci.high, "{ci:?}");
+    // no-llm-s1: (1 + 1.1 + 1.1 + 1.1) / 4.
+    let auc: Vec<f64> = summary.runs.iter().map(|r| r.auc.unwrap()).collect();
+    assert!(auc.iter().zip([1.25, 1.875, 1.075]).all(|(a, b)| close(*a, b)), "{auc:?}");
+    // no-llm has one seed: a point, no interval; its seed 1 pairs with full's seed 1.
+    let no_llm = stats.estimates.iter().find(|e| e.arm == "no-llm" && e.metric.key() == "final_best").unwrap();
+    assert_eq!((no_llm.seeds, no_llm.iqm, no_llm.ci), (1, Some(1.1), None));
+    let c = stats.comparisons.iter().find(|c| c.arm == "no-llm" && c.metric.key() == "final_best").unwrap();
+    assert_eq!((c.pairs, c.p_improvement), (1, Some(0.0)));
+    assert!(close(c.mean_difference.unwrap(), 1.1 - 1.5));
+
+    let md = read(&out.join("report.md"));
+    for text in [
+        "## Interval estimates per arm",
+        "## Paired comparison with `full`",
+        "| full | AUC | 2 | 1.562500 |",
+        "| no-llm | final best | 1 | -0.400000 | – | – | 0.000 | – | ⚠ undecided: one seed pair, no interval |",
+        "2000 resamples",
+        "(1/(R+1)) · Σ best_so_far(r) for r = 0..R",
+        "⌈((1.960 + 0.842) · sd / |Δ|)²⌉",
+        "![IQM and bootstrap 95% interval per arm](intervals.png)",
+        "`intervals.csv`",
+    ] {
+        assert!(md.contains(text), "report.md lacks {text:?}:\n{md}");
+    }
+    let html = read(&out.join("report.html"));
+    assert!(html.contains("<figure id=\"intervals\"><svg"));
+    assert!(html.contains("Paired comparison with <code>full</code>"));
+    let svg = read(&out.join("intervals.svg"));
+    for text in ["final best score", "AUC: mean best-so-far over rounds", "full", "no-llm", "1.1000 (n=1)"] {
+        assert!(svg.contains(text), "intervals.svg lacks {text:?}");
+    }
+    let csv = read(&out.join("comparisons.csv"));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "arm,reference,metric,pairs,mean_difference,difference_low,difference_high,difference_sd,p_improvement,\
+         p_improvement_low,p_improvement_high,decision,seeds_needed"
+    );
+    assert!(lines[1].starts_with("no-llm,full,final_best,1,"), "{csv}");
+    assert!(
+        read(&out.join("intervals.csv"))
+            .starts_with("arm,metric,seeds,iqm,ci_low,ci_high,mean\nfull,final_best,2,2.0,")
+    );
+}
+
+#[test]
+fn the_statistics_are_bit_identical_on_rerun() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = three_runs(tmp.path());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let first = report(&runs, &a, &options()).unwrap();
+    let second = report(&runs, &b, &options()).unwrap();
+    assert_eq!(first.statistics, second.statistics);
+    for name in ["intervals.csv", "comparisons.csv", "intervals.svg", "report.md"] {
+        assert_eq!(read(&a.join(name)), read(&b.join(name)), "{name} differs between two runs");
+    }
+}
+
+#[test]
+fn the_reference_arm_can_be_chosen_and_must_exist() {
+    let options = ReportOptions { reference_arm: Some("no-llm".into()), ..options() };
+    let (_tmp, out, summary) = run_report(&options);
+    assert_eq!(summary.statistics.reference, "no-llm");
+    assert!(summary.statistics.comparisons.iter().all(|c| c.arm == "full" && c.reference == "no-llm"));
+    assert!(read(&out.join("report.md")).contains("## Paired comparison with `no-llm`"));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = three_runs(tmp.path());
+    let options = ReportOptions { reference_arm: Some("nope".into()), ..options };
+    let err = report(&runs, &tmp.path().join("out"), &options).unwrap_err().to_string();
+    assert!(err.contains("`nope` is not among the report's arms (full, no-llm)"), "{err}");
 }
