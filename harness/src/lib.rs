@@ -18,6 +18,7 @@ pub(crate) mod llm;
 pub mod node;
 pub(crate) mod novelty;
 pub(crate) mod preflight;
+pub mod promote;
 pub(crate) mod prompts;
 pub(crate) mod researcher;
 pub(crate) mod run_lock;

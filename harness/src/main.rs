@@ -128,6 +128,23 @@ enum Command {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// Re-evaluate the seed and the best valid nodes of a campaign at another scale of the same
+    /// task, and report how their ranking carries over (the campaign's own database is not touched).
+    Promote {
+        run_dir: PathBuf,
+        /// The other scale's suite (a name under suites/ or a suite folder).
+        #[arg(long)]
+        to: String,
+        /// How many of the best valid nodes besides the seed.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Evaluation seeds at the other scale (`ASI_EVOLVE_SEED`): a range (0..3) or a list.
+        #[arg(long, default_value = "0")]
+        seeds: String,
+        /// Where results go (default: `<run-dir>/promote/<suite>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Inside a Slurm job: run one evaluator stage and record how it ended (the slurm executor's launcher).
     #[command(hide = true)]
     SlurmStage {
@@ -233,6 +250,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Evaluate { suite, program, workdir, keep } => evaluate(&suite, &program, workdir, keep),
         Command::Verify { designs, junit } => cli::verify::run(&designs, junit.as_deref()),
+        Command::Promote { run_dir, to, top, seeds, out } => promote(&run_dir, &to, top, &seeds, out),
         Command::SlurmStage { status, limits: l, command } => {
             let limits = asi_evolve::suite::Limits {
                 address_space_mb: l.address_space_mb,
@@ -341,6 +359,43 @@ fn ablate(
     let failed = cells.iter().filter(|c| matches!(c.outcome, CellOutcome::Failed(_))).count();
     println!("report it with: asi-evolve report {} --out {}", out.display(), out.join("report").display());
     Ok(cli::answer(failed == 0))
+}
+
+fn promote(run_dir: &Path, to: &str, top: usize, seeds: &str, out: Option<PathBuf>) -> Result<ExitCode> {
+    let seeds = ablation::parse_seeds(seeds)?;
+    let target = Suite::resolve(to)?;
+    let out = out.unwrap_or_else(|| run_dir.join("promote").join(&target.name));
+    let bin = std::env::current_exe().context("cannot locate the asi-evolve executable")?;
+    println!("promoting the seed and the best {top} valid nodes of {} to {}", run_dir.display(), target.name);
+    let promotion = asi_evolve::promote::promote(run_dir, target, top, &seeds, &out, &bin, |p, i| {
+        let score = p.target_scores[i].map_or_else(
+            || format!("not valid: {}", p.target_reasons[i].as_deref().unwrap_or("?")),
+            |s| format!("{s:.6}"),
+        );
+        println!("  node #{:<5} seed {:<3} {score}", p.node, seeds[i]);
+    })?;
+    let rows: Vec<_> = promotion
+        .nodes
+        .iter()
+        .map(|p| asi_evolve_reports::promotion::PromotionRow {
+            node: p.node,
+            name: p.name.clone(),
+            is_seed: p.is_seed,
+            source: p.source_score,
+            target: p.target_mean(),
+            reason: p.target_reasons.iter().flatten().next().cloned(),
+        })
+        .collect();
+    let (md, files) = asi_evolve_reports::promotion::write(
+        &rows,
+        &promotion.source_suite,
+        &promotion.target_suite,
+        &promotion.seeds,
+        &out,
+    )?;
+    println!("\n{md}");
+    println!("written: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Run directories named directly, or found up to three folders below a named folder.

@@ -417,6 +417,63 @@ fn draw_interval_panel<DB: DrawingBackend>(
     Ok(())
 }
 
+/// `promote`'s scatter: each promoted node's score in the campaign (x) against its score at the
+/// other scale (y); the seed in black, with dashed lines through it, so a point above the
+/// horizontal line still beats the seed at the larger scale.
+pub(crate) struct Scatter<'a> {
+    pub title: &'a str,
+    pub x_desc: &'a str,
+    pub y_desc: &'a str,
+    /// (x, y, is the seed)
+    pub points: &'a [(f64, f64, bool)],
+}
+
+impl Figure for Scatter<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        let range = |f: fn(&(f64, f64, bool)) -> f64| {
+            let (lo, hi) =
+                self.points.iter().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+            if lo.is_finite() { padded(lo, hi) } else { (0.0, 1.0) }
+        };
+        let (x, y) = (range(|p| p.0), range(|p| p.1));
+        let mut chart = ChartBuilder::on(&root)
+            .caption(self.title, (FONT, 24))
+            .margin(18)
+            .x_label_area_size(56)
+            .y_label_area_size(86)
+            .build_cartesian_2d(x.0..x.1, y.0..y.1)?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_desc)
+            .y_desc(self.y_desc)
+            .axis_desc_style((FONT, 18))
+            .label_style((FONT, 15))
+            .x_label_formatter(&|v| format!("{v:.3}"))
+            .y_label_formatter(&|v| format!("{v:.3}"))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        if let Some(&(sx, sy, _)) = self.points.iter().find(|p| p.2) {
+            let style = BLACK.mix(0.5).stroke_width(1);
+            chart.draw_series(DashedLineSeries::new(vec![(x.0, sy), (x.1, sy)], 6, 4, style))?;
+            chart.draw_series(DashedLineSeries::new(vec![(sx, y.0), (sx, y.1)], 6, 4, style))?;
+        }
+        chart.draw_series(self.points.iter().map(|&(px, py, seed)| {
+            let color = if seed { BLACK } else { arm_color(0) };
+            Circle::new((px, py), 7, color.filled())
+        }))?;
+        root.present()
+    }
+}
+
+/// Writes `<stem>.{png,svg}` of the scatter.
+pub(crate) fn scatter(out: &Path, stem: &str, plot: &Scatter) -> Result<Vec<PathBuf>, ReportError> {
+    both(out, stem, plot)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ mod error;
 mod figures;
 mod page;
 mod paper;
+pub mod promotion;
 mod render_html;
 mod render_md;
 mod report;

@@ -44,7 +44,7 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn table(w: &mut String, t: &Table) {
+pub(crate) fn table(w: &mut String, t: &Table) {
     let _ = writeln!(w, "## {}\n", t.title);
     if !t.note.is_empty() {
         let _ = writeln!(w, "{}\n", t.note);

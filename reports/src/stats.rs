@@ -173,6 +173,13 @@ fn sample_sd(values: &[f64]) -> Option<f64> {
 /// to the 97.5th percentile of those values. The indices depend only on n and [`SEED`], never on
 /// the data, so shifting the data shifts the interval with it. `None` for n < 2.
 pub fn bootstrap(n: usize, mut statistic: impl FnMut(&[usize]) -> f64) -> Option<Interval> {
+    bootstrap_defined(n, |idx| Some(statistic(idx)))
+}
+
+/// [`bootstrap`] of a statistic that some resamples leave undefined (a rank correlation of
+/// resampled pairs that all tie): those resamples are left out of the percentiles. `None` for
+/// n < 2, or when fewer than half the resamples define it.
+pub fn bootstrap_defined(n: usize, mut statistic: impl FnMut(&[usize]) -> Option<f64>) -> Option<Interval> {
     if n < 2 {
         return None;
     }
@@ -183,7 +190,10 @@ pub fn bootstrap(n: usize, mut statistic: impl FnMut(&[usize]) -> f64) -> Option
         for index in indices.iter_mut() {
             *index = below(&mut rng, n);
         }
-        values.push(statistic(&indices));
+        values.extend(statistic(&indices).filter(|v| v.is_finite()));
+    }
+    if values.len() * 2 < RESAMPLES {
+        return None;
     }
     values.sort_by(f64::total_cmp);
     let tail = (1.0 - CONFIDENCE) / 2.0;
