@@ -274,20 +274,22 @@ impl Suite {
         for root in &roots {
             collect_files(root, &mut files)?;
         }
-        files.sort();
-        files.dedup();
-        let mut entries = Vec::with_capacity(files.len());
-        for path in files {
+        let mut labelled: Vec<(String, PathBuf)> =
+            files.into_iter().map(|p| (relative_label(&self.dir, &p), p)).collect();
+        labelled.sort();
+        labelled.dedup();
+        // One pass, one file in memory at a time: a suite may ship large data files.
+        let mut combined = Sha256::new();
+        let mut entries = Vec::with_capacity(labelled.len());
+        for (label, path) in labelled {
             let bytes = std::fs::read(&path).map_err(|source| SuiteError::Read { path: path.clone(), source })?;
-            entries.push(FileDigest {
-                label: relative_label(&self.dir, &path),
-                size: bytes.len() as u64,
-                sha256: format!("{:x}", Sha256::digest(&bytes)),
-                bytes,
-            });
+            combined.update(label.as_bytes());
+            combined.update([0]);
+            combined.update((bytes.len() as u64).to_le_bytes());
+            combined.update(&bytes);
+            entries.push(FileDigest { label, sha256: format!("{:x}", Sha256::digest(&bytes)) });
         }
-        entries.sort_by(|a, b| a.label.cmp(&b.label));
-        Ok(Fingerprint { files: entries })
+        Ok(Fingerprint { files: entries, hash: format!("{:x}", combined.finalize()) })
     }
 }
 
@@ -296,29 +298,22 @@ impl Suite {
 pub struct FileDigest {
     /// The path relative to the suite folder (`../linear-attention/evaluate.py` outside it).
     pub label: String,
-    pub size: u64,
     pub sha256: String,
-    bytes: Vec<u8>,
 }
 
-/// The files a suite uses, as [`Suite::fingerprint`] found them.
+/// The files a suite uses, as [`Suite::fingerprint`] found them, and the suite's content hash:
+/// SHA-256 over each file's label, size and bytes in label order. Labels are relative to the
+/// suite folder, so a moved clone hashes the same, and a suite that references nothing outside
+/// its folder hashes as it always has.
 #[derive(Debug, Clone)]
 pub struct Fingerprint {
     pub files: Vec<FileDigest>,
+    hash: String,
 }
 
 impl Fingerprint {
-    /// The suite's content hash. Labels are relative to the suite folder, so a moved clone hashes
-    /// the same, and a suite that references nothing outside its folder hashes as it always has.
     pub fn hash(&self) -> String {
-        let mut hasher = Sha256::new();
-        for f in &self.files {
-            hasher.update(f.label.as_bytes());
-            hasher.update([0]);
-            hasher.update(f.size.to_le_bytes());
-            hasher.update(&f.bytes);
-        }
-        format!("{:x}", hasher.finalize())
+        self.hash.clone()
     }
 
     /// One `sha256  label` line per file: what a campaign stores to name a changed file later.
