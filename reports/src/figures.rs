@@ -440,11 +440,12 @@ impl Figure for Scatter<'_> {
             if lo.is_finite() { padded(lo, hi) } else { (0.0, 1.0) }
         };
         let (x, y) = (range(|p| p.0), range(|p| p.1));
+        let (dx, dy) = (tick_digits(x), tick_digits(y));
         let mut chart = ChartBuilder::on(&root)
             .caption(self.title, (FONT, 24))
             .margin(18)
             .x_label_area_size(56)
-            .y_label_area_size(86)
+            .y_label_area_size(130)
             .build_cartesian_2d(x.0..x.1, y.0..y.1)?;
         chart
             .configure_mesh()
@@ -452,8 +453,8 @@ impl Figure for Scatter<'_> {
             .y_desc(self.y_desc)
             .axis_desc_style((FONT, 18))
             .label_style((FONT, 15))
-            .x_label_formatter(&|v| format!("{v:.3}"))
-            .y_label_formatter(&|v| format!("{v:.3}"))
+            .x_label_formatter(&|v| format!("{v:.dx$}"))
+            .y_label_formatter(&|v| format!("{v:.dy$}"))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
         if let Some(&(sx, sy, _)) = self.points.iter().find(|p| p.2) {
@@ -461,12 +462,25 @@ impl Figure for Scatter<'_> {
             chart.draw_series(DashedLineSeries::new(vec![(x.0, sy), (x.1, sy)], 6, 4, style))?;
             chart.draw_series(DashedLineSeries::new(vec![(sx, y.0), (sx, y.1)], 6, 4, style))?;
         }
-        chart.draw_series(self.points.iter().map(|&(px, py, seed)| {
-            let color = if seed { BLACK } else { arm_color(0) };
-            Circle::new((px, py), 7, color.filled())
+        chart.draw_series(
+            self.points.iter().filter(|p| !p.2).map(|&(px, py, _)| Circle::new((px, py), 7, arm_color(0).filled())),
+        )?;
+        // The seed last, so a node that scores as it does cannot hide it.
+        let label = TextStyle::from((FONT, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
+        chart.draw_series(self.points.iter().filter(|p| p.2).map(|&(px, py, _)| {
+            EmptyElement::at((px, py))
+                + Circle::new((0, 0), 5, BLACK.filled())
+                + Text::new("seed", (8, -8), label.clone())
         }))?;
         root.present()
     }
+}
+
+/// Decimals that tell a range's ticks apart: three, or more for a narrow range (offline
+/// mutants of one seed differ in the sixth decimal).
+fn tick_digits((lo, hi): (f64, f64)) -> usize {
+    let span = hi - lo;
+    if span > 0.0 { ((-span.log10()).ceil().max(0.0) as usize + 2).clamp(3, 12) } else { 3 }
 }
 
 /// Writes `<stem>.{png,svg}` of the scatter.
@@ -477,6 +491,13 @@ pub(crate) fn scatter(out: &Path, stem: &str, plot: &Scatter) -> Result<Vec<Path
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn narrow_ranges_get_the_decimals_that_tell_their_ticks_apart() {
+        assert_eq!(tick_digits((0.0, 2.6)), 3);
+        assert_eq!(tick_digits((0.99218, 0.99219)), 7);
+        assert_eq!(tick_digits((1.0, 1.0)), 3);
+    }
 
     #[test]
     fn the_round_axis_labels_whole_rounds_once_each() {
