@@ -23,6 +23,11 @@ fi
 # The rl-algorithm evaluator's integrity layers (source screen, run-time snapshot, report
 # reading), in seconds and without an RL run.
 python3 suites/rl-algorithm/evaluator/test_guard.py
+# The gpu scales on the CPU (about 2.5 minutes each): every size, batch shape, data path, cache
+# folder and code path of the gpu scale with its step counts cut, and its GPU memory estimate;
+# scripts/gpu-check.sh runs the real thing on a GPU.
+python3 suites/linear-attention/gpu_shape.py
+python3 suites/rl-algorithm/evaluator/gpu_shape.py
 cargo test --workspace --locked "$@"
 # The end-to-end tests built the binary; a separate `cargo build -p` would resolve features
 # differently and rebuild polars.

@@ -42,8 +42,11 @@ class CandidateProcess:
         os.makedirs(scratch, exist_ok=True)
         read_end, write_end = os.pipe()
         env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
-        # The suite's cache is out of the candidate's reach; Triton compiles into its scratch.
+        # The suite's cache is out of the candidate's reach; Triton compiles into its scratch, and
+        # its temporary files (tempfile, which Triton's launcher build uses) go there too: run by
+        # hand, without the harness's TMPDIR, /tmp is not writable in there.
         env["TRITON_CACHE_DIR"] = os.path.join(scratch, "triton")
+        env["TMPDIR"] = scratch
         self.process = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "worker.py"), str(write_end)],
             stdin=subprocess.PIPE, pass_fds=(write_end,), env=env,

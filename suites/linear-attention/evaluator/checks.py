@@ -35,11 +35,19 @@ def _finite(check, what, t):
         raise Rejected(f"check `{check}`: {what} has {bad} non-finite values of {t.numel()}")
 
 
+def _sync(tokens):
+    # CUDA runs kernels asynchronously: without this the clock would time their launches only.
+    if tokens.is_cuda:
+        torch.cuda.synchronize(tokens.device)
+
+
 def _fwd_bwd_seconds(model, tokens, repeats=3):
     best = float("inf")
     for i in range(repeats + 1):
+        _sync(tokens)
         start = time.perf_counter()
         model(tokens).float().square().mean().backward()
+        _sync(tokens)
         elapsed = time.perf_counter() - start
         if i:  # the first call warms up
             best = min(best, elapsed)

@@ -1,7 +1,8 @@
 """Confines the process that runs a candidate, with Landlock (Linux 5.13+), before the candidate's
 code is imported: it may read only what running Python and torch needs (the interpreter's own
 installation, the shared libraries it has loaded and their folders, /etc, /dev, /proc, /sys, the
-suite's evaluator and the files named), and may write only into its private temporary folder.
+C toolchain and CUDA libraries Triton needs at the gpu scale (TOOLCHAIN), the suite's evaluator
+and the files named), and may write only into its private temporary folder.
 
 Everything else is unreadable to it, so in particular the held-out text (the corpus file, every
 `pydoc_data` copy of every Python installation found) and the suite's cache (reference losses):
@@ -14,7 +15,9 @@ data), from TCP, and (ABI 6+) from signalling processes outside it. Without Land
 import ctypes
 import glob
 import os
+import shutil
 import sys
+import sysconfig
 
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446  # the same on every arch
 PR_SET_NO_NEW_PRIVS = 38
@@ -62,6 +65,16 @@ def abi():
         raise Unavailable(f"Landlock is unavailable here ({e.strerror}; it needs Linux 5.13+ with landlock enabled)") from None
 
 
+# What Triton (fla's kernels at the gpu scale) runs in here, besides its own ptxas: the C compiler
+# with its assembler, linker, headers and libraries (it builds a small launcher per kernel),
+# `/sbin/ldconfig -p` (how it finds libcuda), and the CUDA driver's and toolkit's libraries, which
+# CUDA loads at its first call, after confinement. Read and execute only; a hidden path below them
+# stays carved out. Without these a machine whose Python is not under /usr could not run fla
+# confined (the CPU check `gpu_shape.py` builds a Triton launcher in here to show it can).
+TOOLCHAIN = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libexec", "/usr/include",
+             "/usr/local/bin", "/usr/local/lib", "/usr/local/include", "/usr/local/cuda", "/usr/local/nvidia")
+
+
 def hidden_paths(extra=()):
     """What a candidate must never read: the corpus and every pydoc_data folder of every Python
     installation found (each carries the text the suite holds out), and `extra`."""
@@ -70,6 +83,12 @@ def hidden_paths(extra=()):
     found = set()
     for root in roots:
         found.update(glob.glob(os.path.join(root, "lib*", "python3*", "pydoc_data")))
+    # The toolchain folders are readable whole, so a Python bundled deep inside one (a vendored
+    # SDK's) is looked for too: about 0.4 s for /usr on this project's machine.
+    for root in TOOLCHAIN:
+        for folder, subfolders, _ in os.walk(root):
+            if "pydoc_data" in subfolders:
+                found.add(os.path.join(folder, "pydoc_data"))
     found.update(p for p in extra if p)
     return sorted({os.path.realpath(p) for p in found if os.path.exists(p)})
 
@@ -85,8 +104,19 @@ def _loaded_library_dirs():
     return dirs
 
 
+def _toolchain_roots():
+    roots = set(TOOLCHAIN)
+    roots.add(sysconfig.get_paths()["include"])  # Python.h, for the launcher
+    for name in (os.environ.get("CC"), os.environ.get("CXX")):
+        found = name and shutil.which(name)
+        if found:
+            roots.add(os.path.dirname(os.path.realpath(found)))
+    return roots
+
+
 def _readable_roots(evaluator_dir, files):
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/etc", "/proc", "/sys", evaluator_dir}
+    roots.update(_toolchain_roots())
     roots.update(p for p in sys.path if p and os.path.isdir(p))
     roots.update(_loaded_library_dirs())
     roots.update(files)

@@ -11,7 +11,11 @@ of one window. So when the output at t is produced the candidate has never been 
 that window after t, in that call or any before: a layer that reads the future has nothing to
 read, whatever it can tell about the call. A last call with the whole windows (rows permuted)
 must give the same outputs at every position; a difference means the layer reads the future or
-other rows, and the candidate is invalid with the position and the size of the difference."""
+other rows, and the candidate is invalid with the position and the size of the difference.
+
+A scale may score only some positions of each window (`scored_positions`, evenly spaced; only
+`gpu-shape`, the CPU check of the gpu scale's shapes, does): the calls still go in increasing t,
+and the loss and the whole-window comparison are taken at those positions only."""
 
 import os
 
@@ -66,26 +70,38 @@ def held_out_windows(held_out, lm):
     return torch.stack([held_out[i * stride : i * stride + window] for i in range(lm.eval_windows)])
 
 
-def score_windows(process, windows, filler):
+def scored_positions(length, count):
+    """The positions of a window that are scored: all of them, or `count` evenly spaced ones
+    from 0 to length - 1, increasing."""
+    if count is None or count >= length:
+        return list(range(length))
+    return sorted({round(i * (length - 1) / max(1, count - 1)) for i in range(count)})
+
+
+def score_windows(process, windows, filler, count=None):
     """Token-weighted cross-entropy (float64 sum, as over whole windows) of the logits produced
-    position by position as the module's text says; raises Rejected on a leak."""
+    position by position as the module's text says; raises Rejected on a leak. `count`: the
+    scale's `scored_positions` (None: every position)."""
     inputs, targets = windows[:, :-1], windows[:, 1:]
     rows, length = inputs.shape
+    positions = scored_positions(length, count)
     scored = None
-    for t in range(length):
+    for i, t in enumerate(positions):
         cut = inputs.clone()
         cut[:, t + 1 :] = filler[:, t + 1 :]
         logits = process.forward(cut, position=t)
         if scored is None:
-            scored = torch.empty((rows, length, logits.shape[-1]), dtype=torch.float32)
-        scored[:, t] = logits
+            scored = torch.empty((rows, len(positions), logits.shape[-1]), dtype=torch.float32)
+        scored[:, i] = logits
     order = torch.roll(torch.arange(rows), 1)
     whole = process.forward(inputs[order])[torch.argsort(order)]
+    if len(positions) < length:  # the whole-window call still shows every byte of the windows
+        whole, targets = whole[:, positions], targets[:, positions]
     change = (whole - scored).abs().amax(dim=(0, 2))
     worst = int(change.argmax())
     if not change[worst] <= CAUSAL_TOLERANCE:
         raise Rejected(
-            f"check `causality` (held-out scoring): the output at position {worst} changed by "
+            f"check `causality` (held-out scoring): the output at position {positions[worst]} changed by "
             f"{change[worst].item():.3g} when the bytes after it were shown (limit {CAUSAL_TOLERANCE:g}): "
             f"the layer reads the future (or other rows of its batch)"
         )
@@ -108,7 +124,8 @@ def run(candidate, scale, seed):
     with CandidateProcess("lm", candidate, scale, seed, VOCAB, payload, hidden=[path]) as process:
         batch = max(1, lm.batch)
         for start in range(0, len(windows), batch):
-            t, c, w = score_windows(process, windows[start : start + batch], filler[start : start + batch])
+            t, c, w = score_windows(process, windows[start : start + batch], filler[start : start + batch],
+                                    lm.scored_positions)
             total, count, worst = total + t, count + c, max(worst, w)
         train_loss = process.ready["train_loss"]
     loss = total / count

@@ -4,6 +4,7 @@ cpu: the proxy the issue measured (2-digit addition, tiny transformer, 16 prompt
 ci:  the same task, policy and warm-up checkpoint with fewer RL steps and seeds, so CI can verify
      the four baselines in a few minutes; its scores are recorded separately from cpu's.
 gpu: a larger task and policy for one GPU; its warm-up is trained on first use and cached.
+gpu-shape: gpu on the CPU with its step counts cut (gpu_shape.py, run in CI).
 """
 
 import dataclasses
@@ -94,7 +95,16 @@ GPU = Scale(
     seeds=5,
 )
 
-SCALES = {s.name: s for s in (CPU, CI, GPU)}
+# The gpu scale on the CPU, for gpu_shape.py (CI): the gpu policy, task, batch shapes (64 prompts x
+# 16 samples, warm-up batches of 128), warm-up file name and cache folder, with `device = cpu`,
+# the step counts cut to a handful (10 warm-up steps, so one held-out check runs; one RL step, so
+# one update), one held-out batch of 500 prompts instead of ten, and one seed (stage 3 then runs
+# its code with no further RL run: a second one would cost CI another minute). Not a scale to
+# score at.
+GPU_SHAPE = dataclasses.replace(GPU, name="gpu-shape", device="cpu", heldout=500, warmup_max_steps=10, steps=1,
+                                seeds=1)
+
+SCALES = {s.name: s for s in (CPU, CI, GPU, GPU_SHAPE)}
 
 
 def current() -> Scale:
