@@ -18,6 +18,11 @@ UNCONFINED_OK = "ASI_EVOLVE_UNCONFINED_OK"
 PRIVATE_ENV = ("ASI_EVOLVE_RESULTS", "ASI_EVOLVE_CACHE_DIR", "LA_CORPUS", "TRITON_CACHE_DIR")
 
 
+def reported_number(x):
+    """A number the candidate's process reported (a metric, never part of the score), or None."""
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
 class CandidateProcess:
     """`with CandidateProcess(job_kind, candidate, scale, seed, payload) as p:` starts the
     worker; `p.ready` is its first reply; `p.forward(tokens)` returns float32 logits."""

@@ -22,7 +22,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from .candidate import CandidateProcess
+from .candidate import CandidateProcess, reported_number
 from .model import LanguageModel
 from .runtime import Rejected
 from .train import train
@@ -129,7 +129,6 @@ def run(candidate, scale, seed):
             total, count, worst = total + t, count + c, max(worst, w)
         train_loss = process.ready["train_loss"]
     loss = total / count
-    train_loss = float(train_loss) if isinstance(train_loss, (int, float)) and not isinstance(train_loss, bool) else None
-    return {"val_loss": loss, "val_bpc": loss / torch.log(torch.tensor(2.0)).item(), "train_loss": train_loss,
+    return {"val_loss": loss, "val_bpc": loss / torch.log(torch.tensor(2.0)).item(), "train_loss": reported_number(train_loss),
             "corpus_bytes": len(data), "held_out_causal_max_change": worst,
             "confined": int(process.confined)}, os.path.basename(path)

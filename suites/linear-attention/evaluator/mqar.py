@@ -10,7 +10,7 @@ held-out sequences' tokens only, and scores the logits it returns against answer
 
 import torch
 
-from .candidate import CandidateProcess
+from .candidate import CandidateProcess, reported_number
 from .model import LanguageModel
 from .train import train
 
@@ -59,10 +59,6 @@ def run(candidate, scale, seed):
             correct += (predicted[asked] == y[asked]).sum().item()
         train_loss = process.ready["train_loss"]
     accuracy = correct / (m.eval_sequences * m.pairs)
-    return {"mqar_accuracy": accuracy, "mqar_train_loss": _number(train_loss), "mqar_chance": 1.0 / m.n_values,
+    return {"mqar_accuracy": accuracy, "mqar_train_loss": reported_number(train_loss), "mqar_chance": 1.0 / m.n_values,
             "confined": int(process.confined)}
 
-
-def _number(x):
-    """A number the candidate's process reported (a metric, never part of the score)."""
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
